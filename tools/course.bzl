@@ -17,7 +17,7 @@ COPTS = [
 
 # Real data from Debian packages (see WORKSPACE).
 FASHION_MNIST = "@fashion_mnist//:fashion_mnist"
-FORTUNES = "@fortunes//:fortunes"
+FORTUNES = "@fortunes//:text"
 
 def current_module():
     """The module that owns the package being loaded (its top-level folder)."""

@@ -1,0 +1,229 @@
+// Matrix products and the convolution family: matmul, conv2d (im2col + GEMM), max-pool.
+#include <algorithm>
+#include <cmath>
+
+#include "tensor/check.h"
+#include "tensor/ops.h"
+
+namespace tt::tensor {
+namespace {
+
+Trans Flip(Trans t) { return t == Trans::kNo ? Trans::kYes : Trans::kNo; }
+
+int64_t LeadingCount(const Tensor& t) {
+  int64_t p = 1;
+  for (int64_t i = 0; i + 2 < t.dim(); ++i) p *= t.shape()[i];
+  return p;
+}
+
+// Forward only (no autograd): see MatMul in ops.h for the shapes.
+Tensor MatMulForward(const Tensor& a, const Tensor& b, Trans ta, Trans tb) {
+  TT_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: needs tensors of rank >= 2, got ",
+           ShapeToString(a.shape()), " and ", ShapeToString(b.shape()));
+  const int64_t ar = a.size(-2), ac = a.size(-1), br = b.size(-2), bc = b.size(-1);
+  const int64_t m = ta == Trans::kNo ? ar : ac;
+  const int64_t k = ta == Trans::kNo ? ac : ar;
+  const int64_t kb = tb == Trans::kNo ? br : bc;
+  const int64_t n = tb == Trans::kNo ? bc : br;
+  TT_CHECK(k == kb, "matmul: inner dimensions differ: ", ShapeToString(a.shape()),
+           ta == Trans::kYes ? "^T" : "", " x ", ShapeToString(b.shape()),
+           tb == Trans::kYes ? "^T" : "", " (", k, " vs ", kb, ")");
+  const bool shared_b = b.dim() == 2;
+  if (!shared_b) {
+    const Shape lead_a(a.shape().begin(), a.shape().end() - 2);
+    const Shape lead_b(b.shape().begin(), b.shape().end() - 2);
+    TT_CHECK(lead_a == lead_b, "matmul: batch axes differ: ", ShapeToString(a.shape()),
+             " x ", ShapeToString(b.shape()));
+  } else {
+    TT_CHECK(a.dim() == 2 || ta == Trans::kNo,
+             "matmul: a transposed batched a with a shared 2-d b is not supported (",
+             ShapeToString(a.shape()), " x ", ShapeToString(b.shape()), ")");
+  }
+  Shape out_shape(a.shape().begin(), a.shape().end() - 2);
+  out_shape.push_back(m);
+  out_shape.push_back(n);
+  Tensor out = Tensor::Empty(out_shape);
+  const int64_t batch = LeadingCount(a);
+  OpScope scope("matmul", {&a.shape(), &b.shape()}, 2 * batch * m * n * k,
+                4 * (a.numel() + b.numel() + out.numel()));
+  Backend& backend = CurrentBackend();
+  if (shared_b && ta == Trans::kNo) {
+    // Every row of every matrix of a meets the same b: one GEMM of (batch*M, K) x (K, N).
+    backend.Gemm(Trans::kNo, tb, batch * m, n, k, 1.0f, a.data(), ac, b.data(), bc, 0.0f,
+                 out.data(), n);
+  } else {
+    for (int64_t i = 0; i < batch; ++i) {
+      const float* pb = shared_b ? b.data() : b.data() + i * br * bc;
+      backend.Gemm(ta, tb, m, n, k, 1.0f, a.data() + i * ar * ac, ac, pb, bc, 0.0f,
+                   out.data() + i * m * n, n);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor MatMul(const Tensor& a, const Tensor& b, Trans ta, Trans tb) {
+  Tensor out = MatMulForward(a, b, ta, tb);
+  if (NeedsGrad({&a, &b})) {
+    const bool need_a = a.requires_grad(), need_b = b.requires_grad();
+    RecordOp(out, "matmul", {a, b},
+             [ad = a.Detach(), bd = b.Detach(), ta, tb, need_a, need_b](const Tensor& g) {
+               // C = op(A) op(B): dop(A) = G op(B)^T, dop(B) = op(A)^T G; a stored
+               // transpose gets the transposed gradient.
+               Tensor da, db;
+               if (need_a) {
+                 da = ta == Trans::kNo ? MatMulForward(g, bd, Trans::kNo, Flip(tb))
+                                       : MatMulForward(bd, g, tb, Trans::kYes);
+               }
+               if (need_b) {
+                 Tensor a2 = ad, g2 = g;
+                 if (bd.dim() == 2 && ad.dim() > 2) {  // fold the batch into rows
+                   a2 = ad.View({ad.numel() / ad.size(-1), ad.size(-1)});
+                   g2 = g.View({g.numel() / g.size(-1), g.size(-1)});
+                 }
+                 db = tb == Trans::kNo ? MatMulForward(a2, g2, Flip(ta), Trans::kNo)
+                                       : MatMulForward(g2, a2, Trans::kYes, ta);
+               }
+               return std::vector<Tensor>{da, db};
+             });
+  }
+  return out;
+}
+
+Tensor Conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+              const Conv2dOptions& options) {
+  TT_CHECK(x.dim() == 4 && weight.dim() == 4, "conv2d: needs x (N,C,H,W) and weight "
+           "(OC,C,KH,KW), got ", ShapeToString(x.shape()), " and ",
+           ShapeToString(weight.shape()));
+  const int64_t batch = x.shape()[0], oc = weight.shape()[0];
+  ConvGeometry g{x.shape()[1],      x.shape()[2],     x.shape()[3],
+                 weight.shape()[2], weight.shape()[3], options.stride,
+                 options.stride,    options.padding,  options.padding};
+  TT_CHECK(weight.shape()[1] == g.channels, "conv2d: input has ", g.channels,
+           " channels but weight ", ShapeToString(weight.shape()), " expects ",
+           weight.shape()[1]);
+  TT_CHECK(options.stride > 0 && options.padding >= 0, "conv2d: bad stride ", options.stride,
+           " or padding ", options.padding);
+  TT_CHECK(!bias.defined() || bias.shape() == Shape{oc}, "conv2d: bias shape ",
+           bias.defined() ? ShapeToString(bias.shape()) : "", " should be (", oc, ")");
+  const int64_t oh = g.out_h(), ow = g.out_w();
+  TT_CHECK(oh > 0 && ow > 0, "conv2d: kernel ", ShapeToString(weight.shape()),
+           " does not fit input ", ShapeToString(x.shape()), " with padding ",
+           options.padding);
+  const int64_t ckk = g.channels * g.kernel_h * g.kernel_w, p = oh * ow;
+  Tensor out = Tensor::Empty({batch, oc, oh, ow});
+  {
+    OpScope scope("conv2d", {&x.shape(), &weight.shape()}, 2 * batch * oc * ckk * p,
+                  4 * (x.numel() + weight.numel() + out.numel()));
+    Backend& backend = CurrentBackend();
+    Tensor cols = Tensor::Empty({ckk, p});  // one image's patches, reused
+    const int64_t image = g.channels * g.height * g.width;
+    for (int64_t i = 0; i < batch; ++i) {
+      backend.Im2Col(g, x.data() + i * image, cols.data());
+      float* y = out.data() + i * oc * p;
+      // (OC, CKK) x (CKK, OH*OW) -> (OC, OH*OW)
+      backend.Gemm(Trans::kNo, Trans::kNo, oc, p, ckk, 1.0f, weight.data(), ckk,
+                   cols.data(), p, 0.0f, y, p);
+      if (bias.defined()) {
+        for (int64_t c = 0; c < oc; ++c) {
+          backend.Binary(BinaryOp::kAdd, y + c * p, 1, bias.data() + c, 0, y + c * p, p);
+        }
+      }
+    }
+  }
+  if (NeedsGrad({&x, &weight, &bias})) {
+    const bool need_x = x.requires_grad(), need_w = weight.requires_grad();
+    const bool need_b = bias.defined() && bias.requires_grad();
+    std::vector<Tensor> inputs = {x, weight};
+    if (bias.defined()) inputs.push_back(bias);
+    RecordOp(
+        out, "conv2d", inputs,
+        [xd = x.Detach(), wd = weight.Detach(), g, oc, ckk, p, need_x, need_w, need_b,
+         has_bias = bias.defined()](const Tensor& grad) {
+          OpScope scope("conv2d.backward", {&xd.shape(), &wd.shape()},
+                        4 * xd.shape()[0] * oc * ckk * p, 4 * (xd.numel() + grad.numel()));
+          Backend& backend = CurrentBackend();
+          const int64_t batch = xd.shape()[0];
+          const int64_t image = g.channels * g.height * g.width;
+          Tensor dx = need_x ? Tensor::Zeros(xd.shape()) : Tensor();
+          Tensor dw = need_w ? Tensor::Zeros(wd.shape()) : Tensor();
+          Tensor db = need_b ? Tensor::Zeros({oc}) : Tensor();
+          Tensor cols = Tensor::Empty({ckk, p});
+          for (int64_t i = 0; i < batch; ++i) {
+            const float* gy = grad.data() + i * oc * p;
+            if (need_w) {  // dW += dY (OC, P) x cols^T (P, CKK)
+              backend.Im2Col(g, xd.data() + i * image, cols.data());
+              backend.Gemm(Trans::kNo, Trans::kYes, oc, ckk, p, 1.0f, gy, p, cols.data(), p,
+                           1.0f, dw.data(), ckk);
+            }
+            if (need_x) {  // dcols = W^T (CKK, OC) x dY (OC, P), then fold back
+              backend.Gemm(Trans::kYes, Trans::kNo, ckk, p, oc, 1.0f, wd.data(), ckk, gy, p,
+                           0.0f, cols.data(), p);
+              backend.Col2Im(g, cols.data(), dx.data() + i * image);
+            }
+            if (need_b) {
+              for (int64_t c = 0; c < oc; ++c) {
+                float s = 0.0f;
+                for (int64_t j = 0; j < p; ++j) s += gy[c * p + j];
+                db.data()[c] += s;
+              }
+            }
+          }
+          std::vector<Tensor> grads = {dx, dw};
+          if (has_bias) grads.push_back(db);
+          return grads;
+        });
+  }
+  return out;
+}
+
+Tensor MaxPool2d(const Tensor& x, int64_t kernel, int64_t stride) {
+  TT_CHECK(x.dim() == 4, "max_pool2d: needs x (N,C,H,W), got ", ShapeToString(x.shape()));
+  TT_CHECK(kernel > 0 && stride > 0, "max_pool2d: bad kernel ", kernel, " or stride ", stride);
+  const int64_t n = x.shape()[0], c = x.shape()[1], h = x.shape()[2], w = x.shape()[3];
+  TT_CHECK(h >= kernel && w >= kernel, "max_pool2d: kernel ", kernel, " larger than input ",
+           ShapeToString(x.shape()));
+  const int64_t oh = (h - kernel) / stride + 1, ow = (w - kernel) / stride + 1;
+  Tensor out = Tensor::Empty({n, c, oh, ow});
+  std::vector<int32_t> argmax(static_cast<size_t>(out.numel()));  // flat index in the plane
+  {
+    OpScope scope("max_pool2d", {&x.shape()}, out.numel() * kernel * kernel,
+                  4 * (x.numel() + out.numel()));
+    const float* px = x.data();
+    float* py = out.data();
+    for (int64_t plane = 0; plane < n * c; ++plane) {
+      const float* in = px + plane * h * w;
+      for (int64_t i = 0; i < oh; ++i) {
+        for (int64_t j = 0; j < ow; ++j) {
+          int64_t best = (i * stride) * w + j * stride;
+          for (int64_t ki = 0; ki < kernel; ++ki) {
+            for (int64_t kj = 0; kj < kernel; ++kj) {
+              const int64_t at = (i * stride + ki) * w + j * stride + kj;
+              if (in[at] > in[best]) best = at;
+            }
+          }
+          const int64_t o = (plane * oh + i) * ow + j;
+          py[o] = in[best];
+          argmax[o] = static_cast<int32_t>(best);
+        }
+      }
+    }
+  }
+  if (NeedsGrad({&x})) {
+    RecordOp(out, "max_pool2d", {x},
+             [argmax = std::move(argmax), xs = x.shape(), plane_in = h * w,
+              plane_out = oh * ow](const Tensor& g) {
+               Tensor dx = Tensor::Zeros(xs);
+               const float* pg = g.data();
+               float* pd = dx.data();
+               for (int64_t o = 0, total = g.numel(); o < total; ++o) {
+                 pd[(o / plane_out) * plane_in + argmax[o]] += pg[o];
+               }
+               return std::vector<Tensor>{dx};
+             });
+  }
+  return out;
+}
+
+}  // namespace tt::tensor
