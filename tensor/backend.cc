@@ -238,8 +238,10 @@ void ReferenceBackend::SoftmaxRows(const float* x, float* y, int64_t rows, int64
     double sum = 0.0;
     for (int64_t j = 0; j < cols; ++j) sum += std::exp(in[j] - mx);
     if (log) {
-      const float lse = mx + static_cast<float>(std::log(sum));
-      for (int64_t j = 0; j < cols; ++j) out[j] = in[j] - lse;
+      // (x - max) - log(sum), not x - (max + log(sum)): at |x| ~ 1000 the float sum
+      // max + log(sum) would round away ~1e-4 of the result.
+      const float log_sum = static_cast<float>(std::log(sum));
+      for (int64_t j = 0; j < cols; ++j) out[j] = (in[j] - mx) - log_sum;
     } else {
       const float inv = static_cast<float>(1.0 / sum);
       for (int64_t j = 0; j < cols; ++j) out[j] = std::exp(in[j] - mx) * inv;

@@ -121,12 +121,12 @@ inline ::testing::AssertionResult GradCheck(const GradCheckFn& f, std::vector<Te
     }
     if (g.defined() && g.shape() != inputs[i].shape()) {
       return ::testing::AssertionFailure()
-             << "GradCheck: gradient of input " << i << " has shape "
-             << ShapeToString(g.shape()) << ", the input " << ShapeToString(inputs[i].shape());
+             << "GradCheck: gradient of input " << i << " has shape " << ShapeToString(g.shape())
+             << ", the input " << ShapeToString(inputs[i].shape());
     }
     // An unreached leaf has no gradient: that is right only if the numeric one is 0.
-    analytic[i] = g.defined() ? g.ToVector()
-                              : std::vector<float>(static_cast<size_t>(inputs[i].numel()));
+    analytic[i] =
+        g.defined() ? g.ToVector() : std::vector<float>(static_cast<size_t>(inputs[i].numel()));
   }
 
   // Numeric gradients, and the worst element relative to its tolerance.
@@ -151,11 +151,11 @@ inline ::testing::AssertionResult GradCheck(const GradCheckFn& f, std::vector<Te
         return ::testing::AssertionFailure() << "GradCheck: f's output shape changed";
       }
       // Divide by the step actually taken (saved +- eps rounds in float32).
-      const double step = static_cast<double>(saved + options.eps) -
-                          static_cast<double>(saved - options.eps);
-      const double numeric = (internal_gradcheck::WeightedSum(plus, r) -
-                              internal_gradcheck::WeightedSum(minus, r)) /
-                             step;
+      const double step =
+          static_cast<double>(saved + options.eps) - static_cast<double>(saved - options.eps);
+      const double numeric =
+          (internal_gradcheck::WeightedSum(plus, r) - internal_gradcheck::WeightedSum(minus, r)) /
+          step;
       const double a = analytic[i][static_cast<size_t>(j)];
       const double tolerance = options.atol + options.rtol * std::fabs(numeric);
       const double err = std::fabs(a - numeric);
@@ -174,9 +174,9 @@ inline ::testing::AssertionResult GradCheck(const GradCheckFn& f, std::vector<Te
     return ::testing::AssertionFailure()
            << "GradCheck: worst element is input " << worst_input << " (shape "
            << ShapeToString(inputs[worst_input].shape()) << ") flat index " << worst_index
-           << ": analytic " << worst_analytic << ", numeric " << worst_numeric
-           << " (|diff| is " << worst_ratio << "x the tolerance atol " << options.atol
-           << " + rtol " << options.rtol << " * |numeric|; eps " << options.eps << ")";
+           << ": analytic " << worst_analytic << ", numeric " << worst_numeric << " (|diff| is "
+           << worst_ratio << "x the tolerance atol " << options.atol << " + rtol " << options.rtol
+           << " * |numeric|; eps " << options.eps << ")";
   }
   return ::testing::AssertionSuccess();
 }
@@ -187,8 +187,8 @@ inline ::testing::AssertionResult AllClose(const Tensor& got, const Shape& want_
                                            const std::vector<float>& want, float atol = 1e-5f,
                                            float rtol = 1e-5f) {
   if (got.shape() != want_shape) {
-    return ::testing::AssertionFailure() << "shape " << ShapeToString(got.shape())
-                                         << ", want " << ShapeToString(want_shape);
+    return ::testing::AssertionFailure()
+           << "shape " << ShapeToString(got.shape()) << ", want " << ShapeToString(want_shape);
   }
   if (static_cast<int64_t>(want.size()) != got.numel()) {
     return ::testing::AssertionFailure()
@@ -198,12 +198,10 @@ inline ::testing::AssertionResult AllClose(const Tensor& got, const Shape& want_
   const float* g = got.data();
   for (size_t i = 0; i < want.size(); ++i) {
     const float w = want[i];
-    const bool ok = std::isinf(w) ? g[i] == w
-                                  : std::fabs(g[i] - w) <= atol + rtol * std::fabs(w);
+    const bool ok = std::isinf(w) ? g[i] == w : std::fabs(g[i] - w) <= atol + rtol * std::fabs(w);
     if (!ok) {
-      return ::testing::AssertionFailure() << "element " << i << " of "
-                                           << ShapeToString(want_shape) << ": got " << g[i]
-                                           << ", want " << w;
+      return ::testing::AssertionFailure() << "element " << i << " of " << ShapeToString(want_shape)
+                                           << ": got " << g[i] << ", want " << w;
     }
   }
   return ::testing::AssertionSuccess();

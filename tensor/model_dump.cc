@@ -45,8 +45,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   tt::tensor::TextOptions options;
-  options.tensor_data = absl::GetFlag(FLAGS_full) ? tt::tensor::TensorData::kFull
-                                                  : tt::tensor::TensorData::kSummary;
+  options.tensor_data =
+      absl::GetFlag(FLAGS_full) ? tt::tensor::TensorData::kFull : tt::tensor::TensorData::kSummary;
   const std::string text = tt::tensor::ModelToText(*model, options);
   std::fwrite(text.data(), 1, text.size(), stdout);
   return std::fflush(stdout) == 0 ? 0 : 1;

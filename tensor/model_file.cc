@@ -92,8 +92,8 @@ void EncodeF32(const float* values, int64_t n, char* out) {
 
 float DecodeF32At(const char* data, int64_t i) {
   const unsigned char* b = reinterpret_cast<const unsigned char*>(data + 4 * i);
-  const uint32_t bits = uint32_t{b[0]} | (uint32_t{b[1]} << 8) | (uint32_t{b[2]} << 16) |
-                        (uint32_t{b[3]} << 24);
+  const uint32_t bits =
+      uint32_t{b[0]} | (uint32_t{b[1]} << 8) | (uint32_t{b[2]} << 16) | (uint32_t{b[3]} << 24);
   float value;
   std::memcpy(&value, &bits, sizeof(value));
   return value;
@@ -138,15 +138,15 @@ absl::Status ValidateQuant(const proto::TensorProto& tensor, int64_t num_element
                            " must be > 0");
       }
       expected_scales = (num_elements + quant.block_size() - 1) / quant.block_size();
-      why = absl::StrCat("PER_BLOCK, ", num_elements, " elements in blocks of ",
-                         quant.block_size());
+      why =
+          absl::StrCat("PER_BLOCK, ", num_elements, " elements in blocks of ", quant.block_size());
       break;
     default:
       return TensorError(tensor, "quant: unknown scheme ", static_cast<int>(quant.scheme()));
   }
   if (quant.scale_size() != expected_scales) {
-    return TensorError(tensor, "quant: ", quant.scale_size(), " scales, expected ",
-                       expected_scales, " (", why, ")");
+    return TensorError(tensor, "quant: ", quant.scale_size(), " scales, expected ", expected_scales,
+                       " (", why, ")");
   }
   for (int i = 0; i < quant.scale_size(); ++i) {
     const float scale = quant.scale(i);
@@ -181,15 +181,14 @@ absl::Status ValidateQuant(const proto::TensorProto& tensor, int64_t num_element
 absl::Status ValidateCsr(const proto::TensorProto& tensor, int64_t num_elements) {
   const proto::SparseEncoding& sparse = tensor.sparse();
   if (tensor.shape_size() != 2) {
-    return TensorError(tensor, "CSR needs a 2-D tensor, shape is ",
-                       ProtoShapeToString(tensor));
+    return TensorError(tensor, "CSR needs a 2-D tensor, shape is ", ProtoShapeToString(tensor));
   }
   const int64_t rows = tensor.shape(0);
   const int64_t cols = tensor.shape(1);
   const int64_t nnz = sparse.nnz();
   if (nnz < 0 || nnz > num_elements) {
-    return TensorError(tensor, "CSR nnz ", nnz, " is outside [0, ", num_elements,
-                       "] for shape ", ProtoShapeToString(tensor));
+    return TensorError(tensor, "CSR nnz ", nnz, " is outside [0, ", num_elements, "] for shape ",
+                       ProtoShapeToString(tensor));
   }
   if (sparse.row_ptr_size() != rows + 1) {
     return TensorError(tensor, "CSR row_ptr has ", sparse.row_ptr_size(),
@@ -216,8 +215,8 @@ absl::Status ValidateCsr(const proto::TensorProto& tensor, int64_t num_elements)
     for (int64_t k = sparse.row_ptr(r); k < sparse.row_ptr(r + 1); ++k) {
       const int64_t c = sparse.col_idx(k);
       if (c < 0 || c >= cols) {
-        return TensorError(tensor, "CSR col_idx[", k, "] = ", c, " (row ", r,
-                           ") is outside [0, ", cols, ")");
+        return TensorError(tensor, "CSR col_idx[", k, "] = ", c, " (row ", r, ") is outside [0, ",
+                           cols, ")");
       }
       if (k > sparse.row_ptr(r) && c <= sparse.col_idx(k - 1)) {
         return TensorError(tensor, "CSR columns of row ", r,
@@ -276,7 +275,7 @@ std::string DataSummary(const proto::TensorProto& tensor) {
   int hi = std::numeric_limits<int>::min();
   for (int64_t i = 0; i < count; ++i) {
     const int v = tensor.dtype() == proto::INT8 ? static_cast<int>(static_cast<int8_t>(data[i]))
-                                               : DecodeInt4At(data.data(), i);
+                                                : DecodeInt4At(data.data(), i);
     lo = std::min(lo, v);
     hi = std::max(hi, v);
   }
@@ -410,7 +409,9 @@ absl::Status ValidateTensorProto(const proto::TensorProto& tensor) {
   }
   int64_t n = 1;
   for (int64_t d : tensor.shape()) {
-    if (d < 0) return TensorError(tensor, "negative dimension in shape ", ProtoShapeToString(tensor));
+    if (d < 0) {
+      return TensorError(tensor, "negative dimension in shape ", ProtoShapeToString(tensor));
+    }
     if (d != 0 && n > kMaxElements / d) {
       return TensorError(tensor, "shape ", ProtoShapeToString(tensor), " is too large");
     }
@@ -426,8 +427,8 @@ absl::Status ValidateTensorProto(const proto::TensorProto& tensor) {
       const int64_t expected_bytes = DataBytes(tensor.dtype(), n);
       if (static_cast<int64_t>(tensor.data().size()) != expected_bytes) {
         return TensorError(tensor, "data has ", tensor.data().size(), " bytes, but shape ",
-                           ProtoShapeToString(tensor), " of ", DTypeName(tensor.dtype()),
-                           " needs ", expected_bytes);
+                           ProtoShapeToString(tensor), " of ", DTypeName(tensor.dtype()), " needs ",
+                           expected_bytes);
       }
       break;
     }
@@ -439,8 +440,7 @@ absl::Status ValidateTensorProto(const proto::TensorProto& tensor) {
   }
 
   if (tensor.dtype() != proto::F32 && !tensor.has_quant()) {
-    return TensorError(tensor, DTypeName(tensor.dtype()),
-                       " tensor has no quantization parameters");
+    return TensorError(tensor, DTypeName(tensor.dtype()), " tensor has no quantization parameters");
   }
   if (tensor.has_quant()) TT_RETURN_IF_ERROR(ValidateQuant(tensor, n));
   return absl::OkStatus();
@@ -495,11 +495,9 @@ absl::Status ValidateModelFile(const proto::ModelFile& model) {
                                                    "', expected '", kModelFormatName, "'"));
   }
   if (model.version() == 0 || model.version() > kModelFormatVersion) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unsupported version ", model.version(), " (this reader reads 1 to ",
-                     kModelFormatVersion, model.version() > kModelFormatVersion
-                                              ? "; the file was written by newer code)"
-                                              : ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unsupported version ", model.version(), " (this reader reads 1 to ", kModelFormatVersion,
+        model.version() > kModelFormatVersion ? "; the file was written by newer code)" : ")"));
   }
   std::unordered_map<std::string, int> index_of;
   for (int i = 0; i < model.tensors_size(); ++i) {
@@ -507,8 +505,7 @@ absl::Status ValidateModelFile(const proto::ModelFile& model) {
     const auto [it, inserted] = index_of.emplace(tensor.name(), i);
     if (!inserted && !tensor.name().empty()) {
       return absl::InvalidArgumentError(absl::StrCat("duplicate tensor name '", tensor.name(),
-                                                     "' (tensors #", it->second, " and #", i,
-                                                     ")"));
+                                                     "' (tensors #", it->second, " and #", i, ")"));
     }
     absl::Status status = ValidateTensorProto(tensor);
     if (!status.ok() && tensor.name().empty()) {
@@ -520,8 +517,8 @@ absl::Status ValidateModelFile(const proto::ModelFile& model) {
 }
 
 absl::Status SaveModel(const std::string& path, const proto::ModelFile& model) {
-  TT_RETURN_IF_ERROR(Prefixed(absl::StrCat("cannot save ", FileWhat(path)),
-                              ValidateModelFile(model)));
+  TT_RETURN_IF_ERROR(
+      Prefixed(absl::StrCat("cannot save ", FileWhat(path)), ValidateModelFile(model)));
   const size_t size = model.ByteSizeLong();
   if (size > static_cast<size_t>(INT_MAX)) {
     return absl::OutOfRangeError(absl::StrCat("cannot save ", FileWhat(path), ": ", size,
@@ -572,8 +569,8 @@ absl::Status LoadParameters(const proto::ModelFile& model, const NamedTensors& p
   std::unordered_map<std::string, int> file_index;
   for (int i = 0; i < model.tensors_size(); ++i) {
     if (!file_index.emplace(model.tensors(i).name(), i).second) {
-      return absl::InvalidArgumentError(absl::StrCat("model file has duplicate tensor name '",
-                                                     model.tensors(i).name(), "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("model file has duplicate tensor name '", model.tensors(i).name(), "'"));
     }
   }
   std::vector<std::string> missing;
@@ -590,8 +587,8 @@ absl::Status LoadParameters(const proto::ModelFile& model, const NamedTensors& p
   }
   for (const proto::TensorProto& tensor : model.tensors()) {
     if (param_index.count(tensor.name()) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "model file has tensor '", tensor.name(), "' that the model does not have"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("model file has tensor '", tensor.name(), "' that the model does not have"));
     }
   }
   std::vector<Tensor> decoded(params.size());
@@ -601,8 +598,7 @@ absl::Status LoadParameters(const proto::ModelFile& model, const NamedTensors& p
     const Shape file_shape(stored.shape().begin(), stored.shape().end());
     if (file_shape != param.shape()) {
       return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "': file has shape ",
-                                                     ShapeToString(file_shape),
-                                                     ", model expects ",
+                                                     ShapeToString(file_shape), ", model expects ",
                                                      ShapeToString(param.shape())));
     }
     TT_ASSIGN_OR_RETURN(decoded[i], TensorFromProto(stored));
@@ -620,12 +616,12 @@ absl::Status LoadParameters(const proto::ModelFile& model, const NamedTensors& p
 std::string ModelToText(const proto::ModelFile& model, TextOptions options) {
   int64_t data_bytes = 0;
   for (const proto::TensorProto& tensor : model.tensors()) data_bytes += tensor.data().size();
-  std::string text = absl::StrCat("# ", model.tensors_size(), " tensors, ", data_bytes,
-                                  " data bytes",
-                                  options.tensor_data == TensorData::kSummary
-                                      ? " (data elided: TensorData::kFull or model_dump --full prints it)"
-                                      : "",
-                                  "\n");
+  std::string text =
+      absl::StrCat("# ", model.tensors_size(), " tensors, ", data_bytes, " data bytes",
+                   options.tensor_data == TensorData::kSummary
+                       ? " (data elided: TensorData::kFull or model_dump --full prints it)"
+                       : "",
+                   "\n");
 
   google::protobuf::TextFormat::Printer printer;
   printer.SetUseShortRepeatedPrimitives(true);
@@ -650,10 +646,10 @@ absl::StatusOr<proto::ModelFile> ModelFromText(const std::string& text) {
   }
   absl::Status status = ValidateModelFile(model);
   if (!status.ok() && absl::StrContains(text, kElidedMarker)) {
-    status = absl::Status(status.code(),
-                          absl::StrCat(status.message(),
-                                       " (the text has elided tensor data; write it with "
-                                       "TensorData::kFull to read it back)"));
+    status =
+        absl::Status(status.code(), absl::StrCat(status.message(),
+                                                 " (the text has elided tensor data; write it with "
+                                                 "TensorData::kFull to read it back)"));
   }
   if (!status.ok()) return Prefixed("model text", status);
   return model;

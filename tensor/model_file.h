@@ -53,9 +53,9 @@ inline constexpr char kModelFormatName[] = "tinytorch.model";
 // The newest ModelFile.version this code writes and reads. Versions 1..this load.
 inline constexpr uint32_t kModelFormatVersion = 1;
 
-// A model's parameters by name, in the model's order, e.g. {"fc1.weight", w}. The
-// tensors are handles: LoadParameters writes into the model's own storage.
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+// Parameters travel as NamedTensors (tensor.h): by name, in the model's order, e.g.
+// {"fc1.weight", w}. The tensors are handles: LoadParameters writes into the model's
+// own storage.
 
 // --- Tensors ---------------------------------------------------------------------
 
@@ -64,15 +64,16 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 proto::TensorProto TensorToProto(const std::string& name, const Tensor& tensor);
 
 // Checks that `tensor` is self-consistent; error messages start with "tensor '<name>': "
-// (ValidateModelFile names an unnamed tensor by its index). Checks: non-empty name; dtype F32, INT8 or INT4; dims >= 0;
-// dense `data` size = n * 4 (F32), n (INT8) or ceil(n / 2) (INT4) bytes for n elements;
-// CSR: 2-D, row_ptr has rows + 1 entries from 0 up to nnz and never decreases, col_idx
-// has nnz entries in [0, cols), strictly increasing within a row, data holds nnz
-// values; sparse fields empty unless CSR; INT8/INT4 carry quantization parameters; when
-// `quant` is present: a known scheme, scale count 1 (per tensor), shape[axis] (per
-// channel, axis in [0, rank)) or ceil(n / block_size) (per block), every scale finite
-// and > 0, zero_point empty or one per scale (and within the integer range for
-// INT8/INT4).
+// (ValidateModelFile names an unnamed tensor by its index). Checks:
+// - a non-empty name; dtype F32, INT8 or INT4; every dim >= 0;
+// - dense: `data` has n * 4 (F32), n (INT8) or ceil(n / 2) (INT4) bytes, n = elements;
+// - CSR: a 2-D shape; row_ptr has rows + 1 entries, starts at 0, never decreases and
+//   ends at nnz; col_idx has nnz entries in [0, cols), strictly increasing within a row;
+//   `data` holds exactly nnz values. Sparse fields are empty unless the format is CSR;
+// - INT8/INT4 carry quantization parameters; `quant`, when present, has a known scheme
+//   and 1 (per tensor), shape[axis] (per channel, axis in [0, rank)) or
+//   ceil(n / block_size) (per block) scales, each finite and > 0, and zero_point empty
+//   or one per scale (within the integer range for INT8/INT4).
 absl::Status ValidateTensorProto(const proto::TensorProto& tensor);
 
 // The float32 Tensor stored in `tensor` (validated first). A CSR tensor is expanded to

@@ -251,7 +251,8 @@ TEST(TensorProtoTest, RejectsBadHeaders) {
   EXPECT_THAT(ErrorOf(ValidateTensorProto(t)),
               HasSubstr("tensor 'w': unsupported dtype DTYPE_UNSPECIFIED"));
   t.set_dtype(static_cast<proto::DType>(9));
-  EXPECT_THAT(ErrorOf(ValidateTensorProto(t)), HasSubstr("unsupported dtype 9 (expected F32, INT8 or INT4)"));
+  EXPECT_THAT(ErrorOf(ValidateTensorProto(t)),
+              HasSubstr("unsupported dtype 9 (expected F32, INT8 or INT4)"));
 
   t = TensorToProto("w", Tensor::Zeros({2}));
   t.set_shape(0, -2);
@@ -553,8 +554,8 @@ TEST(LoadModelTest, RandomBytes) {
   absl::StatusOr<proto::ModelFile> loaded = LoadModel(path);
   ASSERT_FALSE(loaded.ok());
   EXPECT_THAT(ErrorOf(loaded.status()),
-              AllOf(HasSubstr(path), AnyOf(HasSubstr("truncated or corrupt"),
-                                           HasSubstr("not a TinyTorch model"))));
+              AllOf(HasSubstr(path),
+                    AnyOf(HasSubstr("truncated or corrupt"), HasSubstr("not a TinyTorch model"))));
 }
 
 TEST(LoadModelTest, OtherProtobufsAreNotModels) {
@@ -599,9 +600,9 @@ TEST(LoadModelTest, DuplicateTensorNames) {
   proto::ModelFile model = MakeModel(MakeParams(2));
   *model.add_tensors() = model.tensors(1);
   WriteBytes(path, model.SerializeAsString());
-  EXPECT_THAT(ErrorOf(LoadModel(path).status()),
-              AllOf(HasSubstr(path),
-                    HasSubstr("duplicate tensor name 'fc1.bias' (tensors #1 and #4)")));
+  EXPECT_THAT(
+      ErrorOf(LoadModel(path).status()),
+      AllOf(HasSubstr(path), HasSubstr("duplicate tensor name 'fc1.bias' (tensors #1 and #4)")));
   EXPECT_FALSE(SaveModel(path, model).ok());
 }
 
@@ -633,7 +634,8 @@ TEST(LoadModelTest, InvalidTensorsAreNamed) {
   model = MakeModel(MakeParams(2));
   model.mutable_tensors(0)->clear_name();
   WriteBytes(path, model.SerializeAsString());
-  EXPECT_THAT(ErrorOf(LoadModel(path).status()), HasSubstr("tensor #0: a tensor has an empty name"));
+  EXPECT_THAT(ErrorOf(LoadModel(path).status()),
+              HasSubstr("tensor #0: a tensor has an empty name"));
 }
 
 TEST(LoadModelTest, QuantizedAndSparseTensorsLoadAsProtos) {
@@ -752,8 +754,7 @@ TEST(ModelTextTest, SummaryShowsNamesAndShapesAndElidesData) {
   EXPECT_THAT(text, HasSubstr("layer_sizes: [3, 4, 2]"));
   EXPECT_THAT(text, HasSubstr("name: \"fc1.weight\""));
   EXPECT_THAT(text, HasSubstr("shape: [2, 3]"));
-  EXPECT_THAT(text,
-              HasSubstr("# data: 24 bytes elided; F32 min -0.5 max 1 mean 0.3333"));
+  EXPECT_THAT(text, HasSubstr("# data: 24 bytes elided; F32 min -0.5 max 1 mean 0.3333"));
   EXPECT_THAT(text, HasSubstr("# data: 10 bytes elided; INT8 min -3 max 6"));
   EXPECT_THAT(text, HasSubstr("dataset: \"fashion-mnist\""));
   EXPECT_THAT(text, HasSubstr("key: \"optimizer\""));

@@ -86,6 +86,25 @@ TEST(AutogradTest, ATensorUsedTwiceGetsBothContributions) {
   EXPECT_TRUE(AllClose(x.grad(), {3}, want, 1e-5f, 1e-5f));
 }
 
+TEST(AutogradTest, ATensorPassedTwiceToOneOp) {
+  Rng rng(63);
+  Tensor x = Param(Tensor::Randn({3, 3}, rng));
+  EXPECT_TRUE(GradCheck([](const std::vector<Tensor>& in) { return Add(in[0], in[0]); }, {x}));
+  EXPECT_TRUE(GradCheck(
+      [](const std::vector<Tensor>& in) { return Div(in[0], in[0] * in[0] + 2.0f); }, {x}));
+  EXPECT_TRUE(GradCheck([](const std::vector<Tensor>& in) { return MatMul(in[0], in[0]); }, {x}));
+  EXPECT_TRUE(GradCheck(
+      [](const std::vector<Tensor>& in) { return MatMul(in[0], in[0], Trans::kYes, Trans::kNo); },
+      {x}));
+  EXPECT_TRUE(GradCheck(
+      [](const std::vector<Tensor>& in) {
+        return Concat({in[0], in[0]}, 1);
+      },
+      {x}));
+  EXPECT_TRUE(
+      GradCheck([](const std::vector<Tensor>& in) { return MseLoss(in[0], in[0] * 0.5f); }, {x}));
+}
+
 TEST(AutogradTest, IntermediateUsedByTwoConsumers) {
   Tensor x = Param(Tensor::FromVector({0.5f, 1.5f}, {2}));
   Tensor h = Tanh(x);
@@ -104,7 +123,7 @@ TEST(AutogradTest, DeepChainOfTenThousandOps) {
   Tensor y = x;
   for (int i = 0; i < 5000; ++i) y = MulScalar(AddScalar(y, 0.001f), 1.0001f);
   Tensor loss = Sum(y);
-  loss.Backward();  // iterative: no stack overflow
+  loss.Backward();                                                // iterative: no stack overflow
   const float want = static_cast<float>(std::pow(1.0001, 5000));  // e^0.49997...
   EXPECT_TRUE(AllClose(x.grad(), {2}, {want, want}, 0.0f, 1e-3f));
   // Dropping the last handles frees the 10,000-node graph (also without recursion

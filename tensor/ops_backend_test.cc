@@ -26,8 +26,7 @@ class CountingBackend : public ReferenceBackend {
   explicit CountingBackend(std::string name) : name_(std::move(name)) {}
   std::string name() const override { return name_; }
   void Gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-            int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-            int64_t ldc) override {
+            int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) override {
     ++gemm_calls;
     ReferenceBackend::Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
@@ -124,8 +123,8 @@ class KernelCountingBackend : public ReferenceBackend {
     ++unary_backward;
     ReferenceBackend::UnaryBackward(op, x, y, dy, dx, n);
   }
-  void Binary(BinaryOp op, const float* a, int64_t a_step, const float* b, int64_t b_step,
-              float* y, int64_t n) override {
+  void Binary(BinaryOp op, const float* a, int64_t a_step, const float* b, int64_t b_step, float* y,
+              int64_t n) override {
     ++binary;
     ReferenceBackend::Binary(op, a, a_step, b, b_step, y, n);
   }
@@ -246,14 +245,14 @@ TEST(ReferenceGemmTest, MatchesNaiveLoopForTransposesAlphaBetaAndLeadingDims) {
         want[i * ldc + j] = static_cast<float>(g.alpha * sum + old);
       }
     }
-    gemm.Gemm(g.ta, g.tb, g.m, g.n, g.k, g.alpha, a.data(), lda, b.data(), ldb, g.beta,
-              c.data(), ldc);
+    gemm.Gemm(g.ta, g.tb, g.m, g.n, g.k, g.alpha, a.data(), lda, b.data(), ldb, g.beta, c.data(),
+              ldc);
     for (size_t i = 0; i < c.size(); ++i) {
       ASSERT_NEAR(c[i], want[i], 1e-5f)
           << "element " << i << " (row " << i / ldc << ", col " << i % ldc << ") for "
-          << (g.ta == Trans::kYes ? "T" : "N") << (g.tb == Trans::kYes ? "T" : "N") << " m "
-          << g.m << " n " << g.n << " k " << g.k << " alpha " << g.alpha << " beta " << g.beta
-          << " pad " << g.pad;
+          << (g.ta == Trans::kYes ? "T" : "N") << (g.tb == Trans::kYes ? "T" : "N") << " m " << g.m
+          << " n " << g.n << " k " << g.k << " alpha " << g.alpha << " beta " << g.beta << " pad "
+          << g.pad;
     }
   }
 }

@@ -17,8 +17,8 @@ namespace {
 
 // Reports GFLOP/s: `flops` per iteration, divided by the measured time.
 void SetGflops(benchmark::State& state, double flops_per_iteration) {
-  state.counters["GFLOP/s"] = benchmark::Counter(flops_per_iteration * 1e-9,
-                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops_per_iteration * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_MatMul(benchmark::State& state) {
@@ -123,8 +123,8 @@ BENCHMARK(BM_LayerNorm)->Unit(benchmark::kMicrosecond);
 
 // args: N, C, H, W, OC (3x3 kernel, stride 1, padding 1).
 void BM_Conv2d(benchmark::State& state) {
-  const int64_t n = state.range(0), c = state.range(1), h = state.range(2),
-                w = state.range(3), oc = state.range(4);
+  const int64_t n = state.range(0), c = state.range(1), h = state.range(2), w = state.range(3),
+                oc = state.range(4);
   Rng rng(9);
   Tensor x = Tensor::Randn({n, c, h, w}, rng);
   Tensor weight = Tensor::Randn({oc, c, 3, 3}, rng, 0.0f, 0.1f);

@@ -65,9 +65,9 @@ const char* BinaryName(BinaryOp op) {
 Tensor BinaryForward(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* name = BinaryName(op);
   Shape out_shape = BroadcastShapes(a.shape(), b.shape(), name);
-  Tensor out = Tensor::Empty(out_shape);
-  const int64_t n = out.numel();
+  const int64_t n = NumElements(out_shape);
   OpScope scope(name, {&a.shape(), &b.shape()}, n, 4 * (a.numel() + b.numel() + n));
+  Tensor out = Tensor::Empty(out_shape);  // inside the scope: attributed to this op
   Backend& backend = CurrentBackend();
   const float* pa = a.data();
   const float* pb = b.data();
@@ -85,9 +85,10 @@ Tensor BinaryForward(BinaryOp op, const Tensor& a, const Tensor& b) {
 }
 
 Tensor UnaryImpl(UnaryOp op, const char* name, const Tensor& x) {
-  Tensor out = Tensor::Empty(x.shape());
+  Tensor out;
   {
     OpScope scope(name, {&x.shape()}, x.numel(), 8 * x.numel());
+    out = Tensor::Empty(x.shape());
     CurrentBackend().Unary(op, x.data(), out.data(), x.numel());
   }
   if (NeedsGrad({&x})) {
@@ -121,9 +122,10 @@ Tensor BroadcastTo(const Tensor& x, const Shape& shape) {
   Shape check = BroadcastShapes(x.shape(), shape, "broadcast_to");
   TT_CHECK(check == shape, "broadcast_to: shape ", ShapeToString(x.shape()),
            " does not broadcast to ", ShapeToString(shape));
-  Tensor out = Tensor::Empty(shape);
+  Tensor out;
   {
-    OpScope scope("broadcast_to", {&x.shape()}, 0, 4 * (x.numel() + out.numel()));
+    OpScope scope("broadcast_to", {&x.shape()}, 0, 4 * (x.numel() + NumElements(shape)));
+    out = Tensor::Empty(shape);
     const float* px = x.data();
     float* py = out.data();
     ForEachBroadcastRow(shape, x.shape(), shape,
@@ -196,9 +198,10 @@ Tensor Div(const Tensor& a, const Tensor& b) {
 Tensor Neg(const Tensor& x) { return UnaryImpl(UnaryOp::kNeg, "neg", x); }
 
 Tensor AddScalar(const Tensor& x, float s) {
-  Tensor out = Tensor::Empty(x.shape());
+  Tensor out;
   {
     OpScope scope("add_scalar", {&x.shape()}, x.numel(), 8 * x.numel());
+    out = Tensor::Empty(x.shape());
     const float* px = x.data();
     float* py = out.data();
     for (int64_t i = 0, n = x.numel(); i < n; ++i) py[i] = px[i] + s;
@@ -210,9 +213,10 @@ Tensor AddScalar(const Tensor& x, float s) {
 }
 
 Tensor MulScalar(const Tensor& x, float s) {
-  Tensor out = Tensor::Empty(x.shape());
+  Tensor out;
   {
     OpScope scope("mul_scalar", {&x.shape()}, x.numel(), 8 * x.numel());
+    out = Tensor::Empty(x.shape());
     const float* px = x.data();
     float* py = out.data();
     for (int64_t i = 0, n = x.numel(); i < n; ++i) py[i] = px[i] * s;

@@ -191,8 +191,8 @@ const std::vector<UnaryOpCase>& UnaryOps() {
        UnaryOpCase::kAny},
       {"Sigmoid", [](const Tensor& x) { return Sigmoid(x); },
        [](double x) { return 1.0 / (1.0 + std::exp(-x)); }, UnaryOpCase::kAny},
-      {"Relu", [](const Tensor& x) { return Relu(x); },
-       [](double x) { return x > 0 ? x : 0.0; }, UnaryOpCase::kAwayFromZero},
+      {"Relu", [](const Tensor& x) { return Relu(x); }, [](double x) { return x > 0 ? x : 0.0; },
+       UnaryOpCase::kAwayFromZero},
       {"Gelu", [](const Tensor& x) { return Gelu(x); }, GeluTanh, UnaryOpCase::kAny},
   };
   return *ops;

@@ -26,9 +26,7 @@ class RecordingOpObserver : public OpObserver {
   std::vector<RecordedOp> begins, ends;
 
  private:
-  static RecordedOp Copy(const OpEvent& e) {
-    return {e.name, e.input_shapes, e.flops, e.bytes};
-  }
+  static RecordedOp Copy(const OpEvent& e) { return {e.name, e.input_shapes, e.flops, e.bytes}; }
 };
 
 struct RecordedAlloc {
@@ -78,15 +76,17 @@ TEST(OpObserverTest, EveryOpReportsAnEvent) {
     const char* what;
     std::function<void()> run;
   };
-  for (const Case& c : std::vector<Case>{
-           {"Add", [&] { Add(x, x); }},
-           {"Relu", [&] { Relu(x); }},
-           {"Sum", [&] { Sum(x, {1}); }},
-           {"Transpose", [&] { Transpose(x, 0, 1); }},
-           {"Softmax", [&] { Softmax(x); }},
-           {"Conv2d", [&] { Conv2d(img, w, Tensor()); }},
-           {"MaxPool2d", [&] { MaxPool2d(img, 2, 2); }},
-           {"CrossEntropy", [&] { CrossEntropy(x, {0, 2}); }}}) {
+  const std::vector<Case> cases = {
+      {"Add", [&] { Add(x, x); }},
+      {"Relu", [&] { Relu(x); }},
+      {"Sum", [&] { Sum(x, {1}); }},
+      {"Transpose", [&] { Transpose(x, 0, 1); }},
+      {"Softmax", [&] { Softmax(x); }},
+      {"Conv2d", [&] { Conv2d(img, w, Tensor()); }},
+      {"MaxPool2d", [&] { MaxPool2d(img, 2, 2); }},
+      {"CrossEntropy", [&] { CrossEntropy(x, {0, 2}); }},
+  };
+  for (const Case& c : cases) {
     RecordingOpObserver observer;
     {
       ScopedOpObserver listen(&observer);
@@ -175,9 +175,8 @@ TEST(AllocObserverTest, OutputsAreAttributedToTheOpThatMadeThem) {
     }
     bool named_an_op_event = false;
     for (const RecordedOp& e : both.ends) named_an_op_event |= e.name == op_of_output;
-    EXPECT_TRUE(named_an_op_event)
-        << c.what << ": its output's allocation was attributed to op \"" << op_of_output
-        << "\", which is not one of the ops that ran";
+    EXPECT_TRUE(named_an_op_event) << c.what << ": its output's allocation was attributed to op \""
+                                   << op_of_output << "\", which is not one of the ops that ran";
   }
 }
 

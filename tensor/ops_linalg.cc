@@ -35,17 +35,16 @@ Tensor MatMulForward(const Tensor& a, const Tensor& b, Trans ta, Trans tb) {
     TT_CHECK(lead_a == lead_b, "matmul: batch axes differ: ", ShapeToString(a.shape()),
              " x ", ShapeToString(b.shape()));
   } else {
-    TT_CHECK(a.dim() == 2 || ta == Trans::kNo,
-             "matmul: a transposed batched a with a shared 2-d b is not supported (",
-             ShapeToString(a.shape()), " x ", ShapeToString(b.shape()), ")");
+    TT_CHECK(a.dim() == 2 || ta == Trans::kNo, "matmul: internal: MatMul transposes a "
+             "batched a itself before a shared 2-d b");
   }
   Shape out_shape(a.shape().begin(), a.shape().end() - 2);
   out_shape.push_back(m);
   out_shape.push_back(n);
-  Tensor out = Tensor::Empty(out_shape);
   const int64_t batch = LeadingCount(a);
   OpScope scope("matmul", {&a.shape(), &b.shape()}, 2 * batch * m * n * k,
-                4 * (a.numel() + b.numel() + out.numel()));
+                4 * (a.numel() + b.numel() + batch * m * n));
+  Tensor out = Tensor::Empty(out_shape);  // inside the scope: attributed to this op
   Backend& backend = CurrentBackend();
   if (shared_b && ta == Trans::kNo) {
     // Every row of every matrix of a meets the same b: one GEMM of (batch*M, K) x (K, N).
@@ -64,6 +63,11 @@ Tensor MatMulForward(const Tensor& a, const Tensor& b, Trans ta, Trans tb) {
 }  // namespace
 
 Tensor MatMul(const Tensor& a, const Tensor& b, Trans ta, Trans tb) {
+  if (ta == Trans::kYes && a.dim() > 2 && b.dim() == 2) {
+    // Rare: a batched, stored transposed, against one shared b. Copying a to plain
+    // layout lets the single-GEMM path (and its backward) handle it.
+    return MatMul(Transpose(a, -1, -2), b, Trans::kNo, tb);
+  }
   Tensor out = MatMulForward(a, b, ta, tb);
   if (NeedsGrad({&a, &b})) {
     const bool need_a = a.requires_grad(), need_b = b.requires_grad();
@@ -100,9 +104,9 @@ Tensor Conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
   ConvGeometry g{x.shape()[1],      x.shape()[2],     x.shape()[3],
                  weight.shape()[2], weight.shape()[3], options.stride,
                  options.stride,    options.padding,  options.padding};
-  TT_CHECK(weight.shape()[1] == g.channels, "conv2d: input has ", g.channels,
-           " channels but weight ", ShapeToString(weight.shape()), " expects ",
-           weight.shape()[1]);
+  TT_CHECK(weight.shape()[1] == g.channels, "conv2d: input ", ShapeToString(x.shape()),
+           " has ", g.channels, " channels but weight ", ShapeToString(weight.shape()),
+           " expects ", weight.shape()[1]);
   TT_CHECK(options.stride > 0 && options.padding >= 0, "conv2d: bad stride ", options.stride,
            " or padding ", options.padding);
   TT_CHECK(!bias.defined() || bias.shape() == Shape{oc}, "conv2d: bias shape ",
@@ -112,10 +116,11 @@ Tensor Conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
            " does not fit input ", ShapeToString(x.shape()), " with padding ",
            options.padding);
   const int64_t ckk = g.channels * g.kernel_h * g.kernel_w, p = oh * ow;
-  Tensor out = Tensor::Empty({batch, oc, oh, ow});
+  Tensor out;
   {
     OpScope scope("conv2d", {&x.shape(), &weight.shape()}, 2 * batch * oc * ckk * p,
-                  4 * (x.numel() + weight.numel() + out.numel()));
+                  4 * (x.numel() + weight.numel() + NumElements({batch, oc, oh, ow})));
+    out = Tensor::Empty({batch, oc, oh, ow});
     Backend& backend = CurrentBackend();
     Tensor cols = Tensor::Empty({ckk, p});  // one image's patches, reused
     const int64_t image = g.channels * g.height * g.width;
@@ -185,11 +190,12 @@ Tensor MaxPool2d(const Tensor& x, int64_t kernel, int64_t stride) {
   TT_CHECK(h >= kernel && w >= kernel, "max_pool2d: kernel ", kernel, " larger than input ",
            ShapeToString(x.shape()));
   const int64_t oh = (h - kernel) / stride + 1, ow = (w - kernel) / stride + 1;
-  Tensor out = Tensor::Empty({n, c, oh, ow});
-  std::vector<int32_t> argmax(static_cast<size_t>(out.numel()));  // flat index in the plane
+  std::vector<int32_t> argmax(static_cast<size_t>(n * c * oh * ow));  // flat index in the plane
+  Tensor out;
   {
-    OpScope scope("max_pool2d", {&x.shape()}, out.numel() * kernel * kernel,
-                  4 * (x.numel() + out.numel()));
+    OpScope scope("max_pool2d", {&x.shape()}, NumElements({n, c, oh, ow}) * kernel * kernel,
+                  4 * (x.numel() + NumElements({n, c, oh, ow})));
+    out = Tensor::Empty({n, c, oh, ow});
     const float* px = x.data();
     float* py = out.data();
     for (int64_t plane = 0; plane < n * c; ++plane) {

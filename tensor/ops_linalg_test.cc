@@ -67,8 +67,7 @@ TEST(MatMulTest, TwoDimensionalAllSizesAndTransposes) {
             Tensor b = Tensor::Randn(Stored({}, k, n, tb), rng);
             EXPECT_TRUE(AllClose(MatMul(a, b, ta, tb), {m, n},
                                  ReferenceMatMul(a, b, ta, tb, 1, m, n, k), 1e-4f, 1e-4f))
-                << "M=" << m << " K=" << k << " N=" << n << " " << TransName(ta)
-                << TransName(tb);
+                << "M=" << m << " K=" << k << " N=" << n << " " << TransName(ta) << TransName(tb);
           }
         }
       }
@@ -81,17 +80,15 @@ TEST(MatMulTest, GradCheckTwoDimensional) {
   struct Mkn {
     int64_t m, k, n;
   };
-  for (const Mkn& s : std::vector<Mkn>{{1, 3, 17}, {3, 17, 1}, {17, 1, 3}, {3, 3, 3},
-                                      {2, 5, 4}, {17, 3, 3}}) {
+  for (const Mkn& s :
+       std::vector<Mkn>{{1, 3, 17}, {3, 17, 1}, {17, 1, 3}, {3, 3, 3}, {2, 5, 4}, {17, 3, 3}}) {
     for (Trans ta : kBothTrans) {
       for (Trans tb : kBothTrans) {
         Tensor a = Param(Tensor::Randn(Stored({}, s.m, s.k, ta), rng));
         Tensor b = Param(Tensor::Randn(Stored({}, s.k, s.n, tb), rng));
         EXPECT_TRUE(GradCheck(
-            [&](const std::vector<Tensor>& in) { return MatMul(in[0], in[1], ta, tb); },
-            {a, b}))
-            << "M=" << s.m << " K=" << s.k << " N=" << s.n << " " << TransName(ta)
-            << TransName(tb);
+            [&](const std::vector<Tensor>& in) { return MatMul(in[0], in[1], ta, tb); }, {a, b}))
+            << "M=" << s.m << " K=" << s.k << " N=" << s.n << " " << TransName(ta) << TransName(tb);
       }
     }
   }
@@ -122,8 +119,8 @@ TEST(MatMulTest, BatchedMatchesReference) {
         out.push_back(m);
         out.push_back(n);
         EXPECT_TRUE(AllClose(MatMul(a, b, ta, tb), out,
-                             ReferenceMatMul(a, b, ta, tb, NumElements(c.batch), m, n, k),
-                             1e-4f, 1e-4f))
+                             ReferenceMatMul(a, b, ta, tb, NumElements(c.batch), m, n, k), 1e-4f,
+                             1e-4f))
             << c.name << " " << TransName(ta) << TransName(tb);
       }
     }
@@ -140,8 +137,7 @@ TEST(MatMulTest, GradCheckBatched) {
         Tensor a = Param(Tensor::Randn(Stored(c.batch, m, k, ta), rng));
         Tensor b = Param(Tensor::Randn(Stored(c.shared_b ? Shape{} : c.batch, k, n, tb), rng));
         EXPECT_TRUE(GradCheck(
-            [&](const std::vector<Tensor>& in) { return MatMul(in[0], in[1], ta, tb); },
-            {a, b}))
+            [&](const std::vector<Tensor>& in) { return MatMul(in[0], in[1], ta, tb); }, {a, b}))
             << c.name << " " << TransName(ta) << TransName(tb);
       }
     }
@@ -174,16 +170,16 @@ bool TransposedBatchedASharedBMatches() {
 // ops.h states op(a) = a^T for every form, so also for a: (..., K, M)^T x b: (K, N). Run in
 // a child process so that a CHECK failure there cannot take the other tests down with it.
 TEST(MatMulTest, TransposedBatchedAWithSharedB) {
-  EXPECT_EXIT(std::exit(TransposedBatchedASharedBMatches() ? 0 : 1),
-              ::testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(std::exit(TransposedBatchedASharedBMatches() ? 0 : 1), ::testing::ExitedWithCode(0),
+              "");
 }
 
 TEST(MatMulTest, GradOnlyWhereRequested) {
   Rng rng(34);
   Tensor a = Tensor::Randn({2, 3}, rng);
   Tensor b = Param(Tensor::Randn({3, 4}, rng));
-  EXPECT_TRUE(GradCheck([](const std::vector<Tensor>& in) { return MatMul(in[0], in[1]); },
-                        {a, b}));
+  EXPECT_TRUE(
+      GradCheck([](const std::vector<Tensor>& in) { return MatMul(in[0], in[1]); }, {a, b}));
 }
 
 TEST(MatMulDeathTest, InnerDimensionMismatchNamesOpAndShapes) {
@@ -234,34 +230,32 @@ struct ConvCase {
 
 TEST(Conv2dTest, MatchesDirectConvolution) {
   Rng rng(35);
-  for (const ConvCase& k : std::vector<ConvCase>{
-           {2, 3, 5, 7, 4, 3, 3, 1, 0, true},
-           {2, 3, 5, 7, 4, 3, 3, 1, 1, false},
-           {2, 3, 5, 7, 4, 3, 3, 2, 0, false},
-           {2, 3, 6, 7, 4, 3, 3, 2, 1, true},
-           {1, 1, 4, 4, 1, 1, 1, 1, 0, true},
-           {3, 2, 4, 6, 5, 2, 3, 1, 1, true},
-           {1, 4, 8, 5, 2, 3, 3, 2, 1, true}}) {
+  for (const ConvCase& k : std::vector<ConvCase>{{2, 3, 5, 7, 4, 3, 3, 1, 0, true},
+                                                 {2, 3, 5, 7, 4, 3, 3, 1, 1, false},
+                                                 {2, 3, 5, 7, 4, 3, 3, 2, 0, false},
+                                                 {2, 3, 6, 7, 4, 3, 3, 2, 1, true},
+                                                 {1, 1, 4, 4, 1, 1, 1, 1, 0, true},
+                                                 {3, 2, 4, 6, 5, 2, 3, 1, 1, true},
+                                                 {1, 4, 8, 5, 2, 3, 3, 2, 1, true}}) {
     Tensor x = Tensor::Randn({k.n, k.c, k.h, k.w}, rng);
     Tensor w = Tensor::Randn({k.oc, k.c, k.kh, k.kw}, rng);
     Tensor b = k.bias ? Tensor::Randn({k.oc}, rng) : Tensor();
     const int64_t oh = (k.h + 2 * k.pad - k.kh) / k.stride + 1;
     const int64_t ow = (k.w + 2 * k.pad - k.kw) / k.stride + 1;
     Tensor y = Conv2d(x, w, b, {k.stride, k.pad});
-    EXPECT_TRUE(AllClose(y, {k.n, k.oc, oh, ow}, ReferenceConv2d(x, w, b, k.stride, k.pad),
-                         1e-4f, 1e-4f))
+    EXPECT_TRUE(
+        AllClose(y, {k.n, k.oc, oh, ow}, ReferenceConv2d(x, w, b, k.stride, k.pad), 1e-4f, 1e-4f))
         << k.Name();
   }
 }
 
 TEST(Conv2dTest, GradCheckInputWeightAndBias) {
   Rng rng(36);
-  for (const ConvCase& k : std::vector<ConvCase>{
-           {2, 2, 5, 6, 3, 3, 3, 1, 0, true},
-           {2, 2, 5, 6, 3, 3, 3, 1, 1, false},
-           {2, 2, 5, 6, 3, 3, 3, 2, 0, true},
-           {2, 2, 6, 5, 3, 3, 3, 2, 1, true},
-           {1, 3, 4, 5, 2, 2, 3, 1, 1, true}}) {
+  for (const ConvCase& k : std::vector<ConvCase>{{2, 2, 5, 6, 3, 3, 3, 1, 0, true},
+                                                 {2, 2, 5, 6, 3, 3, 3, 1, 1, false},
+                                                 {2, 2, 5, 6, 3, 3, 3, 2, 0, true},
+                                                 {2, 2, 6, 5, 3, 3, 3, 2, 1, true},
+                                                 {1, 3, 4, 5, 2, 2, 3, 1, 1, true}}) {
     Tensor x = Param(Tensor::Randn({k.n, k.c, k.h, k.w}, rng));
     Tensor w = Param(Tensor::Randn({k.oc, k.c, k.kh, k.kw}, rng));
     const Conv2dOptions options{k.stride, k.pad};
@@ -286,7 +280,9 @@ TEST(Conv2dTest, GradOnlyForTheWeight) {
   Tensor w = Param(Tensor::Randn({3, 2, 3, 3}, rng));
   Tensor b = Tensor::Randn({3}, rng);
   EXPECT_TRUE(GradCheck(
-      [](const std::vector<Tensor>& in) { return Conv2d(in[0], in[1], in[2], {1, 1}); },
+      [](const std::vector<Tensor>& in) {
+        return Conv2d(in[0], in[1], in[2], {1, 1});
+      },
       {x, w, b}));
 }
 
@@ -337,8 +333,8 @@ TEST(MaxPool2dTest, MatchesDirectPooling) {
     Tensor x = DistinctValues(p.x, rng);
     Shape out = {p.x[0], p.x[1], (p.x[2] - p.kernel) / p.stride + 1,
                  (p.x[3] - p.kernel) / p.stride + 1};
-    EXPECT_TRUE(AllClose(MaxPool2d(x, p.kernel, p.stride), out,
-                         ReferenceMaxPool(x, p.kernel, p.stride)))
+    EXPECT_TRUE(
+        AllClose(MaxPool2d(x, p.kernel, p.stride), out, ReferenceMaxPool(x, p.kernel, p.stride)))
         << ShapeToString(p.x) << " k" << p.kernel << " s" << p.stride;
   }
   Tensor neg = Tensor::Full({1, 1, 2, 2}, -3.0f);
@@ -350,8 +346,7 @@ TEST(MaxPool2dTest, GradCheckIncludingOverlappingWindows) {
   for (const PoolCase& p : PoolCases()) {
     Tensor x = Param(DistinctValues(p.x, rng));
     EXPECT_TRUE(GradCheck(
-        [&](const std::vector<Tensor>& in) { return MaxPool2d(in[0], p.kernel, p.stride); },
-        {x}))
+        [&](const std::vector<Tensor>& in) { return MaxPool2d(in[0], p.kernel, p.stride); }, {x}))
         << ShapeToString(p.x) << " k" << p.kernel << " s" << p.stride;
   }
 }

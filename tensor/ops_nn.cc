@@ -17,9 +17,10 @@ Tensor SoftmaxImpl(const Tensor& x, bool log) {
   const char* name = log ? "log_softmax" : "softmax";
   const int64_t cols = LastDim(x, name);
   const int64_t rows = cols == 0 ? 0 : x.numel() / cols;
-  Tensor out = Tensor::Empty(x.shape());
+  Tensor out;
   {
     OpScope scope(name, {&x.shape()}, 5 * x.numel(), 8 * x.numel());
+    out = Tensor::Empty(x.shape());
     CurrentBackend().SoftmaxRows(x.data(), out.data(), rows, cols, log);
   }
   if (NeedsGrad({&x})) {
@@ -59,11 +60,12 @@ Tensor LayerNorm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float
            ShapeToString(gamma.shape()), " and beta ", ShapeToString(beta.shape()),
            " must be (", d, ") for input ", ShapeToString(x.shape()));
   const int64_t rows = d == 0 ? 0 : x.numel() / d;
-  Tensor out = Tensor::Empty(x.shape());
   // Per row: mean and 1/sigma, kept for the backward pass.
   std::vector<float> mean(rows), rstd(rows);
+  Tensor out;
   {
     OpScope scope("layer_norm", {&x.shape()}, 8 * x.numel(), 8 * x.numel());
+    out = Tensor::Empty(x.shape());
     const float* px = x.data();
     const float* pg = gamma.data();
     const float* pb = beta.data();
@@ -135,9 +137,10 @@ Tensor Embedding(const Tensor& weight, const std::vector<int32_t>& ids, const Sh
   }
   Shape out_shape = ids_shape;
   out_shape.push_back(d);
-  Tensor out = Tensor::Empty(out_shape);
+  Tensor out;
   {
-    OpScope scope("embedding", {&weight.shape()}, 0, 8 * out.numel());
+    OpScope scope("embedding", {&weight.shape()}, 0, 8 * NumElements(out_shape));
+    out = Tensor::Empty(out_shape);
     for (size_t i = 0; i < ids.size(); ++i) {
       std::copy(weight.data() + ids[i] * d, weight.data() + (ids[i] + 1) * d,
                 out.data() + i * d);
@@ -161,6 +164,7 @@ Tensor CausalMask(const Tensor& x, int64_t offset) {
   TT_CHECK(x.dim() >= 2, "causal_mask: needs (..., T, S), got ", ShapeToString(x.shape()));
   const int64_t t = x.size(-2), s = x.size(-1);
   const int64_t planes = t * s == 0 ? 0 : x.numel() / (t * s);
+  OpScope scope("causal_mask", {&x.shape()}, 0, 8 * x.numel());
   Tensor out = x.Clone();
   const float neg_inf = -std::numeric_limits<float>::infinity();
   float* p = out.data();
@@ -192,6 +196,7 @@ Tensor Dropout(const Tensor& x, float p, Rng& rng) {
   TT_CHECK(p >= 0.0f && p < 1.0f, "dropout: p must be in [0, 1), got ", p);
   if (p == 0.0f) return x;
   const float scale = 1.0f / (1.0f - p);
+  OpScope scope("dropout", {&x.shape()}, x.numel(), 12 * x.numel());
   Tensor mask = Tensor::Empty(x.shape());  // 0 or 1/(1-p): the backward reuses it
   float* pm = mask.data();
   for (int64_t i = 0, n = x.numel(); i < n; ++i) pm[i] = rng.Uniform() < p ? 0.0f : scale;
@@ -209,14 +214,15 @@ Tensor CrossEntropy(const Tensor& logits, const std::vector<int32_t>& labels) {
     TT_CHECK(labels[i] >= 0 && labels[i] < c, "cross_entropy: label ", labels[i], " of row ",
              i, " out of range [0, ", c, ")");
   }
-  Tensor logp = Tensor::Empty(logits.shape());
+  Tensor logp, out;
   double total = 0.0;
   {
     OpScope scope("cross_entropy", {&logits.shape()}, 5 * logits.numel(), 4 * logits.numel());
+    logp = Tensor::Empty(logits.shape());
     CurrentBackend().SoftmaxRows(logits.data(), logp.data(), n, c, /*log=*/true);
     for (int64_t i = 0; i < n; ++i) total -= logp.data()[i * c + labels[i]];
+    out = Tensor::Scalar(static_cast<float>(total / n));
   }
-  Tensor out = Tensor::Scalar(static_cast<float>(total / n));
   if (NeedsGrad({&logits})) {
     RecordOp(out, "cross_entropy", {logits}, [logp, labels, n, c](const Tensor& g) {
       // d/dlogits of mean(-log softmax[label]) = (softmax - onehot) / N

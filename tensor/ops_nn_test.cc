@@ -52,14 +52,16 @@ TEST(SoftmaxTest, MatchesReferenceAndRowsSumToOne) {
   EXPECT_TRUE(AllClose(y, x.shape(), ReferenceSoftmax(x), 1e-6f, 1e-5f));
   for (float s : Sum(y, {-1}).ToVector()) EXPECT_NEAR(s, 1.0f, 1e-6f);
   EXPECT_TRUE(AllClose(LogSoftmax(x), x.shape(), ReferenceLogSoftmax(x), 1e-5f, 1e-5f));
+  Tensor v = Tensor::FromVector({1, 2, 3}, {3});  // 1-D: one row
+  EXPECT_TRUE(AllClose(Softmax(v), {3}, ReferenceSoftmax(v), 1e-6f, 1e-5f));
 }
 
 TEST(SoftmaxTest, StableWithLargeLogits) {
   Tensor x = Tensor::FromVector({1000, 999, 998, -1000, 1000, 1000}, {2, 3});
   Tensor y = Softmax(x);
   EXPECT_TRUE(AllClose(y, {2, 3}, ReferenceSoftmax(x), 1e-6f, 1e-5f));
-  EXPECT_TRUE(AllClose(y, {2, 3}, {0.66524096f, 0.24472847f, 0.09003057f, 0.0f, 0.5f, 0.5f},
-                       1e-6f, 1e-5f));
+  EXPECT_TRUE(
+      AllClose(y, {2, 3}, {0.66524096f, 0.24472847f, 0.09003057f, 0.0f, 0.5f, 0.5f}, 1e-6f, 1e-5f));
   Tensor ls = LogSoftmax(x);
   EXPECT_TRUE(AllClose(ls, {2, 3}, ReferenceLogSoftmax(x), 1e-5f, 1e-5f));
   // logsumexp of a log-softmax row is 0.
@@ -81,10 +83,10 @@ TEST(SoftmaxTest, GradientFiniteAtLargeLogits) {
   Sum(LogSoftmax(x) * Tensor::FromVector({1, 0, 0, 0}, {4})).Backward();
   // d log_softmax_0 / dx = onehot_0 - softmax.
   const double e = std::exp(-1.0);
-  EXPECT_TRUE(AllClose(x.grad(), {1, 4},
-                       {static_cast<float>(1 - 1 / (1 + e)), static_cast<float>(-e / (1 + e)),
-                        0.0f, 0.0f},
-                       1e-6f, 1e-5f));
+  EXPECT_TRUE(
+      AllClose(x.grad(), {1, 4},
+               {static_cast<float>(1 - 1 / (1 + e)), static_cast<float>(-e / (1 + e)), 0.0f, 0.0f},
+               1e-6f, 1e-5f));
 }
 
 // --- LayerNorm ------------------------------------------------------------------------
@@ -140,8 +142,7 @@ TEST(LayerNormTest, GradCheckInputGammaAndBeta) {
 TEST(EmbeddingTest, GathersRows) {
   Tensor w = Tensor::Arange(0, 15).View({5, 3});
   Tensor y = Embedding(w, {1, 3, 1, 1, 0, 4}, {2, 3});
-  EXPECT_TRUE(AllClose(y, {2, 3, 3},
-                       {3, 4, 5, 9, 10, 11, 3, 4, 5, 3, 4, 5, 0, 1, 2, 12, 13, 14}));
+  EXPECT_TRUE(AllClose(y, {2, 3, 3}, {3, 4, 5, 9, 10, 11, 3, 4, 5, 3, 4, 5, 0, 1, 2, 12, 13, 14}));
   EXPECT_TRUE(AllClose(Embedding(w, {2}, {1}), {1, 3}, {6, 7, 8}));
 }
 
@@ -156,7 +157,9 @@ TEST(EmbeddingTest, GradCheck) {
   Rng rng(44);
   Tensor w = Param(Tensor::Randn({5, 3}, rng));
   EXPECT_TRUE(GradCheck(
-      [](const std::vector<Tensor>& in) { return Embedding(in[0], {4, 0, 4, 2, 4, 1}, {3, 2}); },
+      [](const std::vector<Tensor>& in) {
+        return Embedding(in[0], {4, 0, 4, 2, 4, 1}, {3, 2});
+      },
       {w}));
 }
 
@@ -314,7 +317,10 @@ TEST(CrossEntropyTest, GradCheck) {
   Rng rng(53);
   Tensor logits = Param(Tensor::Randn({4, 5}, rng));
   EXPECT_TRUE(GradCheck(
-      [](const std::vector<Tensor>& in) { return CrossEntropy(in[0], {0, 3, 4, 3}); }, {logits}));
+      [](const std::vector<Tensor>& in) {
+        return CrossEntropy(in[0], {0, 3, 4, 3});
+      },
+      {logits}));
 }
 
 TEST(CrossEntropyTest, StableAtHugeLogits) {
@@ -365,8 +371,8 @@ TEST(MseLossTest, GradCheckBothSides) {
   EXPECT_TRUE(
       GradCheck([](const std::vector<Tensor>& in) { return MseLoss(in[0], in[1]); }, {p, t}));
   Tensor target = Tensor::Randn({3, 4}, rng);  // the usual case: a constant target
-  EXPECT_TRUE(GradCheck([](const std::vector<Tensor>& in) { return MseLoss(in[0], in[1]); },
-                        {p, target}));
+  EXPECT_TRUE(
+      GradCheck([](const std::vector<Tensor>& in) { return MseLoss(in[0], in[1]); }, {p, target}));
 }
 
 }  // namespace

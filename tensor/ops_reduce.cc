@@ -110,10 +110,12 @@ Tensor Max(const Tensor& x, int64_t axis_in, KeepDim keep) {
   SplitAt(x.shape(), axis, &outer, &r, &inner);
   TT_CHECK(r > 0, "max: empty axis ", axis_in, " in shape ", ShapeToString(x.shape()));
   const Shape keep_shape = KeepDimShape(x.shape(), {axis});
-  Tensor out = Tensor::Empty(keep == KeepDim::kYes ? keep_shape : DroppedShape(x.shape(), {axis}));
+  const Shape out_shape_ = keep == KeepDim::kYes ? keep_shape : DroppedShape(x.shape(), {axis});
   std::vector<int32_t> argmax(static_cast<size_t>(outer * inner));
+  Tensor out;
   {
     OpScope scope("max", {&x.shape()}, x.numel(), 4 * x.numel());
+    out = Tensor::Empty(out_shape_);
     const float* px = x.data();
     float* py = out.data();
     for (int64_t o = 0; o < outer; ++o) {

@@ -25,8 +25,8 @@ enum class Reduce { kSum, kMean, kMax };
 // Reference reduction of x over `axes` (non-negative, any order): the output shape and
 // values, with reduced axes kept as 1 or dropped.
 std::pair<Shape, std::vector<float>> ReferenceReduce(const Tensor& x,
-                                                    const std::vector<int64_t>& axes,
-                                                    KeepDim keep, Reduce kind) {
+                                                     const std::vector<int64_t>& axes, KeepDim keep,
+                                                     Reduce kind) {
   const Shape& in = x.shape();
   std::set<int64_t> reduced(axes.begin(), axes.end());
   Shape kept_shape = in;  // reduced axes as 1
@@ -40,9 +40,8 @@ std::pair<Shape, std::vector<float>> ReferenceReduce(const Tensor& x,
     }
   }
   const int64_t n_out = NumElements(kept_shape);
-  std::vector<double> acc(n_out, kind == Reduce::kMax
-                                     ? -std::numeric_limits<double>::infinity()
-                                     : 0.0);
+  std::vector<double> acc(n_out,
+                          kind == Reduce::kMax ? -std::numeric_limits<double>::infinity() : 0.0);
   const Shape in_strides = ContiguousStrides(in);
   const Shape out_strides = ContiguousStrides(kept_shape);
   for (int64_t i = 0; i < x.numel(); ++i) {
@@ -102,13 +101,13 @@ TEST(SumTest, GradCheckAllAndOverAxes) {
   EXPECT_TRUE(GradCheck([](const std::vector<Tensor>& in) { return Mean(in[0]); }, {x}));
   for (const auto& axes : AxisSets()) {
     for (KeepDim keep : {KeepDim::kNo, KeepDim::kYes}) {
-      const std::string what = absl::StrCat("axes {", absl::StrJoin(axes, ","), "} keep ",
-                                            keep == KeepDim::kYes);
-      EXPECT_TRUE(GradCheck(
-          [&](const std::vector<Tensor>& in) { return Sum(in[0], axes, keep); }, {x}))
+      const std::string what =
+          absl::StrCat("axes {", absl::StrJoin(axes, ","), "} keep ", keep == KeepDim::kYes);
+      EXPECT_TRUE(
+          GradCheck([&](const std::vector<Tensor>& in) { return Sum(in[0], axes, keep); }, {x}))
           << "Sum " << what;
-      EXPECT_TRUE(GradCheck(
-          [&](const std::vector<Tensor>& in) { return Mean(in[0], axes, keep); }, {x}))
+      EXPECT_TRUE(
+          GradCheck([&](const std::vector<Tensor>& in) { return Mean(in[0], axes, keep); }, {x}))
           << "Mean " << what;
     }
   }
@@ -131,8 +130,8 @@ TEST(MaxTest, GradCheckOverEachAxis) {
   Tensor x = Param(DistinctValues({3, 4, 5}, rng));
   for (int64_t axis : {0, 1, 2, -1}) {
     for (KeepDim keep : {KeepDim::kNo, KeepDim::kYes}) {
-      EXPECT_TRUE(GradCheck(
-          [&](const std::vector<Tensor>& in) { return Max(in[0], axis, keep); }, {x}))
+      EXPECT_TRUE(
+          GradCheck([&](const std::vector<Tensor>& in) { return Max(in[0], axis, keep); }, {x}))
           << "axis " << axis << " keep " << (keep == KeepDim::kYes);
     }
   }
@@ -174,8 +173,7 @@ TEST(SumToTest, GradCheck) {
   Rng rng(15);
   Tensor x = Param(Tensor::Randn({2, 3, 4}, rng));
   for (const Shape& to : std::vector<Shape>{{3, 1}, {4}, {1, 3, 1}, {}}) {
-    EXPECT_TRUE(GradCheck([&](const std::vector<Tensor>& in) { return SumTo(in[0], to); },
-                          {x}))
+    EXPECT_TRUE(GradCheck([&](const std::vector<Tensor>& in) { return SumTo(in[0], to); }, {x}))
         << ShapeToString(to);
   }
 }
@@ -192,15 +190,14 @@ TEST(BroadcastToTest, GradCheck) {
   for (const auto& [from, to] : std::vector<std::pair<Shape, Shape>>{
            {{3, 1}, {2, 3, 4}}, {{4}, {3, 4}}, {{}, {2, 2}}, {{2, 1, 4}, {2, 3, 4}}}) {
     Tensor x = Param(Tensor::Randn(from, rng));
-    EXPECT_TRUE(GradCheck([&](const std::vector<Tensor>& in) { return BroadcastTo(in[0], to); },
-                          {x}))
+    EXPECT_TRUE(
+        GradCheck([&](const std::vector<Tensor>& in) { return BroadcastTo(in[0], to); }, {x}))
         << ShapeToString(from) << " -> " << ShapeToString(to);
   }
 }
 
 TEST(ArgMaxRowsTest, IndexOfTheLargestPerRow) {
-  Tensor x = Tensor::FromVector({0.1f, 0.9f, 0.3f, 5.0f, -1.0f, 2.0f, -3.0f, -2.0f, -7.0f},
-                                {3, 3});
+  Tensor x = Tensor::FromVector({0.1f, 0.9f, 0.3f, 5.0f, -1.0f, 2.0f, -3.0f, -2.0f, -7.0f}, {3, 3});
   EXPECT_EQ(ArgMaxRows(x), (std::vector<int32_t>{1, 0, 1}));
 }
 

@@ -88,9 +88,10 @@ Tensor Permute(const Tensor& x, const std::vector<int64_t>& perm) {
   }
   Shape out_shape(nd);
   for (int64_t i = 0; i < nd; ++i) out_shape[i] = x.shape()[p[i]];
-  Tensor out = Tensor::Empty(out_shape);
+  Tensor out;
   {
     OpScope scope("permute", {&x.shape()}, 0, 8 * x.numel());
+    out = Tensor::Empty(out_shape);
     const Shape in_strides = x.strides();
     std::vector<int64_t> st(nd);  // input stride for each output axis
     for (int64_t i = 0; i < nd; ++i) st[i] = in_strides[p[i]];
@@ -147,12 +148,13 @@ Tensor Concat(const std::vector<Tensor>& xs, int64_t axis_in) {
              ShapeToString(first), " outside axis ", axis_in);
     out_shape[axis] += t.shape()[axis];
   }
-  Tensor out = Tensor::Empty(out_shape);
   const int64_t outer = Prod(out_shape, 0, axis);
   const int64_t inner = Prod(out_shape, axis + 1, out_shape.size());
   const int64_t r = out_shape[axis];
+  Tensor out;
   {
-    OpScope scope("concat", {&first}, 0, 8 * out.numel());
+    OpScope scope("concat", {&first}, 0, 8 * NumElements(out_shape));
+    out = Tensor::Empty(out_shape);
     int64_t start = 0;
     for (const Tensor& t : xs) {
       const int64_t len = t.shape()[axis];
@@ -201,8 +203,8 @@ Tensor Slice(const Tensor& x, int64_t axis_in, int64_t start, int64_t end) {
   if (axis == 0) {
     out = x.View(out_shape, start * inner);  // contiguous rows: no copy
   } else {
+    OpScope scope("slice", {&x.shape()}, 0, 8 * NumElements(out_shape));
     out = Tensor::Empty(out_shape);
-    OpScope scope("slice", {&x.shape()}, 0, 8 * out.numel());
     CopyBlock(x.data(), out.data(), outer, r, inner, start, end - start);
   }
   if (NeedsGrad({&x})) {

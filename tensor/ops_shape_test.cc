@@ -19,7 +19,7 @@ using ::tt::tensor::testing::Param;
 
 // out.shape[k] = x.shape[perm[k]]; out[c] = x[c'] with c'[perm[k]] = c[k].
 std::pair<Shape, std::vector<float>> ReferencePermute(const Tensor& x,
-                                                     const std::vector<int64_t>& perm) {
+                                                      const std::vector<int64_t>& perm) {
   const Shape& in = x.shape();
   Shape out(in.size());
   for (size_t k = 0; k < perm.size(); ++k) out[k] = in[perm[k]];
@@ -64,8 +64,11 @@ TEST(ReshapeTest, OfASliceViewSeesTheSliceElements) {
 TEST(ReshapeTest, GradCheck) {
   Rng rng(20);
   Tensor x = Param(Tensor::Randn({2, 3, 4}, rng));
-  EXPECT_TRUE(GradCheck([](const std::vector<Tensor>& in) { return Reshape(in[0], {-1, 4, 2}); },
-                        {x}));
+  EXPECT_TRUE(GradCheck(
+      [](const std::vector<Tensor>& in) {
+        return Reshape(in[0], {-1, 4, 2});
+      },
+      {x}));
 }
 
 TEST(ReshapeDeathTest, WrongSizeNamesOpAndShapes) {
@@ -86,8 +89,8 @@ TEST(FlattenTest, KeepsTheFirstAxis) {
 
 TEST(TransposeTest, SwapsAxesIntoACopy) {
   Tensor x = Iota({2, 3, 4});
-  for (const auto& [a0, a1] : std::vector<std::pair<int64_t, int64_t>>{
-           {0, 1}, {0, 2}, {1, 2}, {2, 0}, {-1, -2}}) {
+  for (const auto& [a0, a1] :
+       std::vector<std::pair<int64_t, int64_t>>{{0, 1}, {0, 2}, {1, 2}, {2, 0}, {-1, -2}}) {
     std::vector<int64_t> perm = {0, 1, 2};
     std::swap(perm[a0 < 0 ? a0 + 3 : a0], perm[a1 < 0 ? a1 + 3 : a1]);
     auto [shape, want] = ReferencePermute(x, perm);
@@ -102,22 +105,21 @@ TEST(TransposeTest, SwapsAxesIntoACopy) {
 TEST(TransposeTest, GradCheck) {
   Rng rng(22);
   Tensor x = Param(Tensor::Randn({2, 3, 4}, rng));
-  EXPECT_TRUE(GradCheck([](const std::vector<Tensor>& in) { return Transpose(in[0], 0, 2); },
-                        {x}));
-  EXPECT_TRUE(GradCheck([](const std::vector<Tensor>& in) { return Transpose(in[0], -1, 1); },
-                        {x}));
+  EXPECT_TRUE(GradCheck([](const std::vector<Tensor>& in) { return Transpose(in[0], 0, 2); }, {x}));
+  EXPECT_TRUE(
+      GradCheck([](const std::vector<Tensor>& in) { return Transpose(in[0], -1, 1); }, {x}));
 }
 
 TEST(PermuteTest, MatchesReference3dAnd4d) {
   Tensor x3 = Iota({2, 3, 4});
-  for (const std::vector<int64_t>& perm : std::vector<std::vector<int64_t>>{
-           {0, 1, 2}, {2, 0, 1}, {1, 2, 0}, {2, 1, 0}}) {
+  for (const std::vector<int64_t>& perm :
+       std::vector<std::vector<int64_t>>{{0, 1, 2}, {2, 0, 1}, {1, 2, 0}, {2, 1, 0}}) {
     auto [shape, want] = ReferencePermute(x3, perm);
     EXPECT_TRUE(AllClose(Permute(x3, perm), shape, want)) << absl::StrJoin(perm, ",");
   }
   Tensor x4 = Iota({2, 3, 4, 5});
-  for (const std::vector<int64_t>& perm : std::vector<std::vector<int64_t>>{
-           {0, 2, 3, 1}, {3, 1, 0, 2}, {0, 2, 1, 3}, {3, 2, 1, 0}}) {
+  for (const std::vector<int64_t>& perm :
+       std::vector<std::vector<int64_t>>{{0, 2, 3, 1}, {3, 1, 0, 2}, {0, 2, 1, 3}, {3, 2, 1, 0}}) {
     auto [shape, want] = ReferencePermute(x4, perm);
     EXPECT_TRUE(AllClose(Permute(x4, perm), shape, want)) << absl::StrJoin(perm, ",");
   }
@@ -127,12 +129,21 @@ TEST(PermuteTest, GradCheck3dAnd4d) {
   Rng rng(23);
   Tensor x3 = Param(Tensor::Randn({2, 3, 4}, rng));
   EXPECT_TRUE(GradCheck(
-      [](const std::vector<Tensor>& in) { return Permute(in[0], {2, 0, 1}); }, {x3}));
+      [](const std::vector<Tensor>& in) {
+        return Permute(in[0], {2, 0, 1});
+      },
+      {x3}));
   Tensor x4 = Param(Tensor::Randn({2, 3, 2, 3}, rng));
   EXPECT_TRUE(GradCheck(
-      [](const std::vector<Tensor>& in) { return Permute(in[0], {3, 1, 0, 2}); }, {x4}));
+      [](const std::vector<Tensor>& in) {
+        return Permute(in[0], {3, 1, 0, 2});
+      },
+      {x4}));
   EXPECT_TRUE(GradCheck(
-      [](const std::vector<Tensor>& in) { return Permute(in[0], {0, 2, 3, 1}); }, {x4}));
+      [](const std::vector<Tensor>& in) {
+        return Permute(in[0], {0, 2, 3, 1});
+      },
+      {x4}));
 }
 
 TEST(ConcatTest, AlongFirstMiddleAndLastAxis) {
@@ -153,15 +164,23 @@ TEST(ConcatTest, GradCheckEveryInput) {
   Rng rng(24);
   Tensor a = Param(Tensor::Randn({2, 3, 2}, rng));
   Tensor b = Param(Tensor::Randn({1, 3, 2}, rng));
-  EXPECT_TRUE(
-      GradCheck([](const std::vector<Tensor>& in) { return Concat({in[0], in[1]}, 0); }, {a, b}));
+  EXPECT_TRUE(GradCheck(
+      [](const std::vector<Tensor>& in) {
+        return Concat({in[0], in[1]}, 0);
+      },
+      {a, b}));
   Tensor c = Param(Tensor::Randn({2, 1, 2}, rng));
-  EXPECT_TRUE(
-      GradCheck([](const std::vector<Tensor>& in) { return Concat({in[0], in[1]}, 1); }, {a, c}));
+  EXPECT_TRUE(GradCheck(
+      [](const std::vector<Tensor>& in) {
+        return Concat({in[0], in[1]}, 1);
+      },
+      {a, c}));
   Tensor d = Param(Tensor::Randn({2, 3, 3}, rng));
   Tensor e = Tensor::Randn({2, 3, 1}, rng);  // no grad wanted
   EXPECT_TRUE(GradCheck(
-      [](const std::vector<Tensor>& in) { return Concat({in[0], in[1], in[2]}, -1); },
+      [](const std::vector<Tensor>& in) {
+        return Concat({in[0], in[1], in[2]}, -1);
+      },
       {a, d, e}));
 }
 
@@ -178,19 +197,16 @@ TEST(SliceTest, AlongOtherAxes) {
   Tensor x = Iota({2, 4, 3});
   EXPECT_TRUE(AllClose(Slice(x, 1, 1, 3), {2, 2, 3}, {3, 4, 5, 6, 7, 8, 15, 16, 17, 18, 19, 20}));
   EXPECT_TRUE(AllClose(Slice(x, -1, 2, 3), {2, 4, 1}, {2, 5, 8, 11, 14, 17, 20, 23}));
-  EXPECT_TRUE(AllClose(Slice(x, 0, 1, 2), {1, 4, 3},
-                       {12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23}));
+  EXPECT_TRUE(
+      AllClose(Slice(x, 0, 1, 2), {1, 4, 3}, {12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23}));
 }
 
 TEST(SliceTest, GradCheck) {
   Rng rng(25);
   Tensor x = Param(Tensor::Randn({4, 3, 2}, rng));
-  EXPECT_TRUE(
-      GradCheck([](const std::vector<Tensor>& in) { return Slice(in[0], 0, 1, 3); }, {x}));
-  EXPECT_TRUE(
-      GradCheck([](const std::vector<Tensor>& in) { return Slice(in[0], 1, 0, 2); }, {x}));
-  EXPECT_TRUE(
-      GradCheck([](const std::vector<Tensor>& in) { return Slice(in[0], -1, 1, 2); }, {x}));
+  EXPECT_TRUE(GradCheck([](const std::vector<Tensor>& in) { return Slice(in[0], 0, 1, 3); }, {x}));
+  EXPECT_TRUE(GradCheck([](const std::vector<Tensor>& in) { return Slice(in[0], 1, 0, 2); }, {x}));
+  EXPECT_TRUE(GradCheck([](const std::vector<Tensor>& in) { return Slice(in[0], -1, 1, 2); }, {x}));
 }
 
 TEST(SliceTest, GradientOfAViewFlowsToTheRightRows) {
@@ -228,7 +244,11 @@ TEST(ViewInputTest, OpsReadAViewFromItsOffset) {
            {"Sum axis 0", [&](const Tensor& v) { return Sum(v, {0}); }, false},
            {"Max axis 1", [&](const Tensor& v) { return Max(v, 1); }, false},
            {"Transpose", [&](const Tensor& v) { return Transpose(v, 0, 1); }, false},
-           {"Concat", [&](const Tensor& v) { return Concat({v, v}, 1); }, false},
+           {"Concat",
+            [&](const Tensor& v) {
+              return Concat({v, v}, 1);
+            },
+            false},
            {"Slice axis 1", [&](const Tensor& v) { return Slice(v, 1, 1, 3); }, false},
            {"MatMul", [&](const Tensor& v) { return MatMul(v, w); }, false},
            {"MatMul b", [&](const Tensor& v) { return MatMul(w, v, Trans::kYes, Trans::kYes); },
@@ -237,9 +257,21 @@ TEST(ViewInputTest, OpsReadAViewFromItsOffset) {
            {"LayerNorm",
             [&](const Tensor& v) { return LayerNorm(v, Tensor::Ones({4}), Tensor::Zeros({4})); },
             false},
-           {"CrossEntropy", [&](const Tensor& v) { return CrossEntropy(v, {0, 3}); }, false},
-           {"MseLoss", [&](const Tensor& v) { return MseLoss(v, Tensor::Zeros({2, 4})); }, false},
-           {"Conv2d", [&](const Tensor& v) { return Conv2d(v, kernel, Tensor(), {1, 1}); }, true},
+           {"CrossEntropy",
+            [&](const Tensor& v) {
+              return CrossEntropy(v, {0, 3});
+            },
+            false},
+           {"MseLoss",
+            [&](const Tensor& v) {
+              return MseLoss(v, Tensor::Zeros({2, 4}));
+            },
+            false},
+           {"Conv2d",
+            [&](const Tensor& v) {
+              return Conv2d(v, kernel, Tensor(), {1, 1});
+            },
+            true},
            {"MaxPool2d", [&](const Tensor& v) { return MaxPool2d(v, 2, 2); }, true},
        }) {
     const Tensor& v = c.images ? image_view : view;
@@ -252,9 +284,9 @@ TEST(ViewInputTest, GradientsFlowBackThroughTheView) {
   Rng rng(27);
   Tensor base = Param(Tensor::Randn({5, 4}, rng));
   Tensor w = Param(Tensor::Randn({4, 3}, rng));
-  EXPECT_TRUE(GradCheck(
-      [](const std::vector<Tensor>& in) { return MatMul(Slice(in[0], 0, 2, 4), in[1]); },
-      {base, w}));
+  EXPECT_TRUE(
+      GradCheck([](const std::vector<Tensor>& in) { return MatMul(Slice(in[0], 0, 2, 4), in[1]); },
+                {base, w}));
   Tensor images = Param(Tensor::Randn({3, 2, 4, 4}, rng));
   Tensor kernel = Param(Tensor::Randn({2, 2, 3, 3}, rng));
   EXPECT_TRUE(GradCheck(
