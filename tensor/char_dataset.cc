@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "tensor/check.h"
+#include "tensor/idx_reader.h"
 
 namespace tt::tensor {
 namespace {
@@ -29,15 +30,7 @@ struct FileCloser {
 
 // Appends the bytes of `path` to *out.
 absl::Status AppendFile(const std::string& path, std::string* out) {
-  std::error_code error;
-  const std::filesystem::file_status status = std::filesystem::status(path, error);
-  if (!std::filesystem::exists(status)) {
-    return absl::NotFoundError(absl::StrCat(path, ": no such file"));
-  }
-  // fopen succeeds on a folder on Linux; only the read would fail, less clearly.
-  if (!std::filesystem::is_regular_file(status)) {
-    return absl::NotFoundError(absl::StrCat(path, ": not a regular file"));
-  }
+  TT_RETURN_IF_ERROR(CheckRegularFile(path));
   std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
   if (file == nullptr) {
     return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));

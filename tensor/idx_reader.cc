@@ -123,9 +123,7 @@ std::string FindDataDir(const char* repository, const char* env_var, const char*
 
 }  // namespace
 
-absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path) {
-  // gzopen on a missing file only yields errno; checking first gives a clear NotFound,
-  // and a folder would otherwise open fine and fail later with a vaguer read error.
+absl::Status CheckRegularFile(const std::string& path) {
   std::error_code error;
   const std::filesystem::file_status status = std::filesystem::status(path, error);
   if (!std::filesystem::exists(status)) {
@@ -134,6 +132,11 @@ absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path) {
   if (!std::filesystem::is_regular_file(status)) {
     return absl::NotFoundError(absl::StrCat(path, ": not a regular file"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path) {
+  TT_RETURN_IF_ERROR(CheckRegularFile(path));
   GzFilePtr file(gzopen(path.c_str(), "rb"));
   if (file == nullptr) {
     return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));

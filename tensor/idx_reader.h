@@ -42,6 +42,11 @@ inline constexpr int64_t kMaxIdxBytes = int64_t{1} << 31;
 //                      cut-off gzip stream, a read error.
 absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path);
 
+// OK when `path` names an existing regular file; otherwise NotFound with the path and
+// why ("no such file", "not a regular file"). Readers check first because fopen and
+// gzopen report a missing file only through errno, and open a folder without complaint.
+absl::Status CheckRegularFile(const std::string& path);
+
 // Which half of Fashion-MNIST to load: 60000 training or 10000 test examples.
 enum class Split { kTrain, kTest };
 

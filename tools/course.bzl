@@ -77,6 +77,6 @@ def tt_cc_benchmark(name, srcs = None, deps = [], copts = [], tags = [], **kwarg
         srcs = ["//tools:run_benchmark_once.sh"],
         args = ["$(location :%s)" % name],
         data = [":" + name],
-        size = "medium",
+        size = "small",
         tags = tags + ["benchmark"],
     )
