@@ -29,6 +29,14 @@ thread_local std::vector<const char*> t_op_stack;
 
 }  // namespace
 
+void NotifyLayerBegin(const std::string& name) {
+  for (OpObserver* o : GetObservers().ops) o->OnLayerBegin(name);
+}
+
+void NotifyLayerEnd(const std::string& name) {
+  for (OpObserver* o : GetObservers().ops) o->OnLayerEnd(name);
+}
+
 void NotifyOpBegin(const OpEvent& event) {
   for (OpObserver* o : GetObservers().ops) o->OnOpBegin(event);
 }

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <string>
 #include <vector>
 
 namespace tt::tensor {
@@ -38,6 +39,10 @@ class OpObserver {
   virtual ~OpObserver() = default;
   virtual void OnOpBegin(const OpEvent& event) { (void)event; }
   virtual void OnOpEnd(const OpEvent& event) { (void)event; }
+  // A layer (a module's forward) starts or ends; layers nest, ops run inside them.
+  // `name` is the layer's own name, e.g. "2: Linear(256 -> 128)" or "block0".
+  virtual void OnLayerBegin(const std::string& name) { (void)name; }
+  virtual void OnLayerEnd(const std::string& name) { (void)name; }
 };
 
 class AllocObserver {
@@ -83,6 +88,8 @@ extern std::atomic<bool> g_instrumented;
 
 inline bool Instrumented() { return g_instrumented.load(std::memory_order_relaxed); }
 
+void NotifyLayerBegin(const std::string& name);
+void NotifyLayerEnd(const std::string& name);
 void NotifyOpBegin(const OpEvent& event);
 void NotifyOpEnd(const OpEvent& event);
 void NotifyAlloc(const void* ptr, size_t bytes);
@@ -117,6 +124,31 @@ class OpScope {
 
   bool active_ = false;
   OpEvent event_;
+};
+
+// Marks the extent of one layer's forward pass. The name is only built (make_name is
+// only called) when an observer is installed.
+//
+//   LayerScope scope([&] { return absl::StrCat(i, ": ", layer->Describe()); });
+class LayerScope {
+ public:
+  template <typename MakeName>
+  explicit LayerScope(MakeName&& make_name) {
+    if (__builtin_expect(internal::Instrumented(), 0)) {
+      active_ = true;
+      name_ = make_name();
+      internal::NotifyLayerBegin(name_);
+    }
+  }
+  ~LayerScope() {
+    if (__builtin_expect(active_, 0)) internal::NotifyLayerEnd(name_);
+  }
+  LayerScope(const LayerScope&) = delete;
+  LayerScope& operator=(const LayerScope&) = delete;
+
+ private:
+  bool active_ = false;
+  std::string name_;
 };
 
 }  // namespace tt::tensor

@@ -93,8 +93,13 @@ TransformerBlock::TransformerBlock(int64_t d_model, int64_t num_heads, Rng& rng)
 }
 
 AttentionOutput TransformerBlock::Forward(const Tensor& x, const KeyValue* past) {
-  AttentionOutput a = attn_->Forward(ln1_->Forward(x), past);
+  AttentionOutput a;
+  {
+    LayerScope scope([] { return std::string("attn"); });
+    a = attn_->Forward(ln1_->Forward(x), past);
+  }
   Tensor h = Add(x, a.y);
+  LayerScope scope([] { return std::string("mlp"); });
   return {Add(h, mlp_->Forward(ln2_->Forward(h))), std::move(a.present)};
 }
 
@@ -133,14 +138,20 @@ GptOutput Gpt::Forward(const std::vector<int32_t>& ids, int64_t batch, int64_t t
   std::vector<int32_t> positions(static_cast<size_t>(time));
   for (int64_t i = 0; i < time; ++i) positions[i] = static_cast<int32_t>(past_len + i);
   // (B, T, C) + (T, C) broadcast over the batch.
-  Tensor h = Add(token_embedding_->Forward(ids, {batch, time}),
-                 position_embedding_->Forward(positions, {time}));
+  Tensor h;
+  {
+    LayerScope scope([] { return std::string("embedding"); });
+    h = Add(token_embedding_->Forward(ids, {batch, time}),
+            position_embedding_->Forward(positions, {time}));
+  }
   GptOutput out;
   for (size_t l = 0; l < blocks_.size(); ++l) {
+    LayerScope scope([&] { return absl::StrCat("block", l); });
     AttentionOutput a = blocks_[l]->Forward(h, past != nullptr ? &(*past)[l] : nullptr);
     h = a.y;
     out.present.push_back(std::move(a.present));
   }
+  LayerScope scope([] { return std::string("head"); });
   out.logits = lm_head_->Forward(final_norm_->Forward(h));
   return out;
 }

@@ -127,6 +127,36 @@ TEST(NnTest, CnnGradientMatchesFiniteDifferences) {
       inputs));
 }
 
+// Records layer and op events as an indented trace: "+name", "-name", "op".
+class LayerTrace : public OpObserver {
+ public:
+  void OnLayerBegin(const std::string& name) override { events.push_back("+" + name); }
+  void OnLayerEnd(const std::string& name) override { events.push_back("-" + name); }
+  void OnOpBegin(const OpEvent& e) override { events.push_back(e.name); }
+  std::vector<std::string> events;
+};
+
+TEST(LayerEventsTest, SequentialReportsEachLayerAroundItsOps) {
+  auto mlp = MakeMlp(MlpConfig{{3, 2}}, 1);
+  LayerTrace trace;
+  {
+    ScopedOpObserver listen(&trace);
+    mlp->Forward(Tensor::Ones({1, 3}));
+  }
+  EXPECT_THAT(trace.events, ElementsAre("+0: Linear(3 -> 2)", "matmul", "add", "-0: Linear(3 -> 2)"));
+}
+
+TEST(LayerEventsTest, NamesAreNotBuiltWhenNobodyListens) {
+  int built = 0;
+  {
+    LayerScope scope([&] {
+      ++built;
+      return std::string("x");
+    });
+  }
+  EXPECT_EQ(built, 0);
+}
+
 // --- Attention and GPT --------------------------------------------------------------
 
 GptConfig TinyGpt() {
@@ -207,6 +237,22 @@ TEST(GptTest, AttentionGradientMatchesFiniteDifferences) {
   for (const Tensor& p : attn.Parameters()) inputs.push_back(p);
   EXPECT_TRUE(testing::GradCheck(
       [&](const std::vector<Tensor>&) { return attn.Forward(x).y; }, inputs));
+}
+
+TEST(GptTest, ReportsEmbeddingBlocksAndHeadAsLayers) {
+  Gpt gpt(TinyGpt(), 9);
+  LayerTrace trace;
+  {
+    ScopedOpObserver listen(&trace);
+    gpt.Forward({1, 2}, 1, 2);
+  }
+  std::vector<std::string> layers;
+  for (const std::string& e : trace.events) {
+    if (e[0] == '+') layers.push_back(e.substr(1));
+  }
+  EXPECT_THAT(layers, ElementsAre("embedding", "block0", "attn", "mlp", "0: Linear(8 -> 32)",
+                                  "1: GELU", "2: Linear(32 -> 8)", "block1", "attn", "mlp",
+                                  "0: Linear(8 -> 32)", "1: GELU", "2: Linear(32 -> 8)", "head"));
 }
 
 TEST(GptTest, ContextOverflowIsACheckFailure) {

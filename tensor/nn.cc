@@ -139,7 +139,10 @@ Layer* Sequential::Add(std::unique_ptr<Layer> layer) {
 
 Tensor Sequential::Forward(const Tensor& x) {
   Tensor h = x;
-  for (Layer* layer : layers_) h = layer->Forward(h);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    LayerScope scope([&] { return absl::StrCat(i, ": ", layers_[i]->Describe()); });
+    h = layers_[i]->Forward(h);
+  }
   return h;
 }
 
