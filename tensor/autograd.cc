@@ -20,6 +20,7 @@ void AddInto(Tensor& dst, const Tensor& src) {
 
 // a + b into fresh storage (neither a nor b is modified: either may be shared).
 Tensor Sum2(const Tensor& a, const Tensor& b) {
+  OpScope scope("autograd.accumulate", {&a.shape(), &b.shape()}, a.numel(), 12 * a.numel());
   Tensor out = a.Clone();
   AddInto(out, b);
   return out;
@@ -89,6 +90,7 @@ void Tensor::Backward() const {
     Tensor g = std::move(found->second);
     grads.erase(found);
     if (t->grad_fn == nullptr) {  // a leaf: accumulate into .grad
+      OpScope scope("autograd.accumulate", {&g.shape()}, g.numel(), 12 * g.numel());
       if (t->grad == nullptr) {
         t->grad = g.Clone().impl_ptr();  // own storage: g may be shared with others
       } else {

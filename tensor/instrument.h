@@ -49,6 +49,8 @@ class AllocObserver {
  public:
   virtual ~AllocObserver() = default;
   // `op` is the innermost op running when the storage was made ("" outside any op).
+  // `bytes` is what the tensor asked for (4 * elements); the allocator rounds each block
+  // up to 64 bytes, which is not counted.
   virtual void OnAlloc(const void* ptr, size_t bytes, const char* op) = 0;
   virtual void OnFree(const void* ptr, size_t bytes) = 0;
 };

@@ -8,7 +8,10 @@
 // shapes (TT_CHECK). Binary elementwise ops broadcast like NumPy: shapes are aligned at
 // the right, and a dimension of 1 stretches to match. Axes may be negative (from the
 // end). The heavy kernels (GEMM, im2col, elementwise maps, softmax rows) run on
-// CurrentBackend() (backend.h); every op reports an OpEvent (instrument.h).
+// CurrentBackend() (backend.h). Every op reports an OpEvent (instrument.h); a backward
+// pass reports the ops it runs (a matmul's backward is two "matmul" events), and
+// hand-written backward kernels report "<op>.backward". Events do not nest inside one
+// op, so summing events never counts work twice.
 //
 // Files: ops_elementwise.cc, ops_reduce.cc, ops_shape.cc, ops_linalg.cc (matmul,
 // conv2d, max-pool), ops_nn.cc (softmax, layer norm, embedding, dropout, losses).

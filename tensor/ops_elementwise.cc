@@ -84,7 +84,8 @@ Tensor BinaryForward(BinaryOp op, const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor UnaryImpl(UnaryOp op, const char* name, const Tensor& x) {
+// `backward_name` is the event the backward kernel reports, e.g. "relu.backward".
+Tensor UnaryImpl(UnaryOp op, const char* name, const char* backward_name, const Tensor& x) {
   Tensor out;
   {
     OpScope scope(name, {&x.shape()}, x.numel(), 8 * x.numel());
@@ -92,7 +93,9 @@ Tensor UnaryImpl(UnaryOp op, const char* name, const Tensor& x) {
     CurrentBackend().Unary(op, x.data(), out.data(), x.numel());
   }
   if (NeedsGrad({&x})) {
-    RecordOp(out, name, {x}, [op, xd = x.Detach(), yd = out.Detach()](const Tensor& g) {
+    RecordOp(out, name, {x}, [op, backward_name, xd = x.Detach(), yd = out.Detach()](
+                                 const Tensor& g) {
+      OpScope scope(backward_name, {&xd.shape()}, 2 * xd.numel(), 16 * xd.numel());
       Tensor dx = Tensor::Empty(xd.shape());
       CurrentBackend().UnaryBackward(op, xd.data(), yd.data(), g.data(), dx.data(),
                                      xd.numel());
@@ -195,7 +198,7 @@ Tensor Div(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor Neg(const Tensor& x) { return UnaryImpl(UnaryOp::kNeg, "neg", x); }
+Tensor Neg(const Tensor& x) { return UnaryImpl(UnaryOp::kNeg, "neg", "neg.backward", x); }
 
 Tensor AddScalar(const Tensor& x, float s) {
   Tensor out;
@@ -228,12 +231,12 @@ Tensor MulScalar(const Tensor& x, float s) {
   return out;
 }
 
-Tensor Exp(const Tensor& x) { return UnaryImpl(UnaryOp::kExp, "exp", x); }
-Tensor Log(const Tensor& x) { return UnaryImpl(UnaryOp::kLog, "log", x); }
-Tensor Sqrt(const Tensor& x) { return UnaryImpl(UnaryOp::kSqrt, "sqrt", x); }
-Tensor Tanh(const Tensor& x) { return UnaryImpl(UnaryOp::kTanh, "tanh", x); }
-Tensor Sigmoid(const Tensor& x) { return UnaryImpl(UnaryOp::kSigmoid, "sigmoid", x); }
-Tensor Relu(const Tensor& x) { return UnaryImpl(UnaryOp::kRelu, "relu", x); }
-Tensor Gelu(const Tensor& x) { return UnaryImpl(UnaryOp::kGelu, "gelu", x); }
+Tensor Exp(const Tensor& x) { return UnaryImpl(UnaryOp::kExp, "exp", "exp.backward", x); }
+Tensor Log(const Tensor& x) { return UnaryImpl(UnaryOp::kLog, "log", "log.backward", x); }
+Tensor Sqrt(const Tensor& x) { return UnaryImpl(UnaryOp::kSqrt, "sqrt", "sqrt.backward", x); }
+Tensor Tanh(const Tensor& x) { return UnaryImpl(UnaryOp::kTanh, "tanh", "tanh.backward", x); }
+Tensor Sigmoid(const Tensor& x) { return UnaryImpl(UnaryOp::kSigmoid, "sigmoid", "sigmoid.backward", x); }
+Tensor Relu(const Tensor& x) { return UnaryImpl(UnaryOp::kRelu, "relu", "relu.backward", x); }
+Tensor Gelu(const Tensor& x) { return UnaryImpl(UnaryOp::kGelu, "gelu", "gelu.backward", x); }
 
 }  // namespace tt::tensor

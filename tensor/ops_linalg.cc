@@ -146,8 +146,12 @@ Tensor Conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
         out, "conv2d", inputs,
         [xd = x.Detach(), wd = weight.Detach(), g, oc, ckk, p, need_x, need_w, need_b,
          has_bias = bias.defined()](const Tensor& grad) {
+          // One GEMM of 2*OC*CKK*P per image for dW and one for dX, each only if needed.
+          const int64_t gemms = (need_w ? 1 : 0) + (need_x ? 1 : 0);
           OpScope scope("conv2d.backward", {&xd.shape(), &wd.shape()},
-                        4 * xd.shape()[0] * oc * ckk * p, 4 * (xd.numel() + grad.numel()));
+                        2 * gemms * xd.shape()[0] * oc * ckk * p,
+                        4 * (xd.numel() + grad.numel() + 2 * wd.numel() +
+                             (need_x ? xd.numel() : 0)));
           Backend& backend = CurrentBackend();
           const int64_t batch = xd.shape()[0];
           const int64_t image = g.channels * g.height * g.width;
@@ -220,6 +224,8 @@ Tensor MaxPool2d(const Tensor& x, int64_t kernel, int64_t stride) {
     RecordOp(out, "max_pool2d", {x},
              [argmax = std::move(argmax), xs = x.shape(), plane_in = h * w,
               plane_out = oh * ow](const Tensor& g) {
+               OpScope scope("max_pool2d.backward", {&g.shape()}, g.numel(),
+                             4 * (g.numel() + NumElements(xs)));
                Tensor dx = Tensor::Zeros(xs);
                const float* pg = g.data();
                float* pd = dx.data();

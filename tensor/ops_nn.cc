@@ -25,6 +25,8 @@ Tensor SoftmaxImpl(const Tensor& x, bool log) {
   }
   if (NeedsGrad({&x})) {
     RecordOp(out, name, {x}, [yd = out.Detach(), rows, cols, log](const Tensor& g) {
+      OpScope scope(log ? "log_softmax.backward" : "softmax.backward", {&yd.shape()},
+                    4 * yd.numel(), 12 * yd.numel());
       Tensor dx = Tensor::Empty(yd.shape());
       const float* y = yd.data();
       const float* dy = g.data();
@@ -148,6 +150,8 @@ Tensor Embedding(const Tensor& weight, const std::vector<int32_t>& ids, const Sh
   }
   if (NeedsGrad({&weight})) {
     RecordOp(out, "embedding", {weight}, [ids, ws = weight.shape(), d](const Tensor& g) {
+      OpScope scope("embedding.backward", {&g.shape()}, g.numel(),
+                    4 * (2 * g.numel() + NumElements(ws)));
       Tensor dw = Tensor::Zeros(ws);  // rows of repeated ids accumulate
       for (size_t i = 0; i < ids.size(); ++i) {
         float* row = dw.data() + ids[i] * d;
@@ -177,6 +181,7 @@ Tensor CausalMask(const Tensor& x, int64_t offset) {
   }
   if (NeedsGrad({&x})) {
     RecordOp(out, "causal_mask", {x}, [planes, t, s, offset](const Tensor& g) {
+      OpScope scope("causal_mask.backward", {&g.shape()}, 0, 8 * g.numel());
       Tensor dx = g.Clone();  // masked positions do not depend on x
       float* d = dx.data();
       for (int64_t b = 0; b < planes; ++b) {
@@ -196,11 +201,28 @@ Tensor Dropout(const Tensor& x, float p, Rng& rng) {
   TT_CHECK(p >= 0.0f && p < 1.0f, "dropout: p must be in [0, 1), got ", p);
   if (p == 0.0f) return x;
   const float scale = 1.0f / (1.0f - p);
-  OpScope scope("dropout", {&x.shape()}, x.numel(), 12 * x.numel());
-  Tensor mask = Tensor::Empty(x.shape());  // 0 or 1/(1-p): the backward reuses it
-  float* pm = mask.data();
-  for (int64_t i = 0, n = x.numel(); i < n; ++i) pm[i] = rng.Uniform() < p ? 0.0f : scale;
-  return Mul(x, mask);  // the mask is a constant: dx = dy * mask
+  Tensor mask, out;  // mask: 0 or 1/(1-p) per element; the backward reuses it
+  {
+    OpScope scope("dropout", {&x.shape()}, x.numel(), 12 * x.numel());
+    mask = Tensor::Empty(x.shape());
+    out = Tensor::Empty(x.shape());
+    float* pm = mask.data();
+    float* py = out.data();
+    const float* px = x.data();
+    for (int64_t i = 0, n = x.numel(); i < n; ++i) {
+      pm[i] = rng.Uniform() < p ? 0.0f : scale;
+      py[i] = px[i] * pm[i];
+    }
+  }
+  if (NeedsGrad({&x})) {
+    RecordOp(out, "dropout", {x}, [mask](const Tensor& g) {
+      OpScope scope("dropout.backward", {&g.shape()}, g.numel(), 12 * g.numel());
+      Tensor dx = Tensor::Empty(g.shape());
+      for (int64_t i = 0, n = g.numel(); i < n; ++i) dx.data()[i] = g.data()[i] * mask.data()[i];
+      return std::vector<Tensor>{dx};
+    });
+  }
+  return out;
 }
 
 Tensor CrossEntropy(const Tensor& logits, const std::vector<int32_t>& labels) {
@@ -226,6 +248,8 @@ Tensor CrossEntropy(const Tensor& logits, const std::vector<int32_t>& labels) {
   if (NeedsGrad({&logits})) {
     RecordOp(out, "cross_entropy", {logits}, [logp, labels, n, c](const Tensor& g) {
       // d/dlogits of mean(-log softmax[label]) = (softmax - onehot) / N
+      OpScope scope("cross_entropy.backward", {&logp.shape()}, 2 * logp.numel(),
+                    8 * logp.numel());
       Tensor dx = Tensor::Empty(logp.shape());
       const float scale = g.item() / static_cast<float>(n);
       const float* lp = logp.data();

@@ -137,6 +137,8 @@ Tensor Max(const Tensor& x, int64_t axis_in, KeepDim keep) {
   if (NeedsGrad({&x})) {
     RecordOp(out, "max", {x},
              [argmax = std::move(argmax), xs = x.shape(), outer, r, inner](const Tensor& g) {
+               OpScope scope("max.backward", {&g.shape()}, g.numel(),
+                             4 * (g.numel() + NumElements(xs)));
                Tensor dx = Tensor::Zeros(xs);
                const float* pg = g.data();
                float* pd = dx.data();

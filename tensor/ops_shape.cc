@@ -176,6 +176,7 @@ Tensor Concat(const std::vector<Tensor>& xs, int64_t axis_in) {
       for (const Tensor& t : xs) s.push_back(t.shape());
       return s;
     }()](const Tensor& g) {
+      OpScope scope("concat.backward", {&g.shape()}, 0, 8 * g.numel());
       std::vector<Tensor> grads;
       int64_t start = 0;
       for (size_t i = 0; i < lens.size(); ++i) {
@@ -210,6 +211,8 @@ Tensor Slice(const Tensor& x, int64_t axis_in, int64_t start, int64_t end) {
   if (NeedsGrad({&x})) {
     RecordOp(out, "slice", {x},
              [xs = x.shape(), outer, r, inner, start, len = end - start](const Tensor& g) {
+               OpScope scope("slice.backward", {&g.shape()}, g.numel(),
+                             4 * (g.numel() + NumElements(xs)));
                Tensor dx = Tensor::Zeros(xs);
                AddBlockInto(g.data(), dx.data(), outer, r, inner, start, len);
                return std::vector<Tensor>{dx};
