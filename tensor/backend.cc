@@ -58,6 +58,18 @@ void ReferenceBackend::Gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k,
   }
 }
 
+void Backend::GemmBiasAct(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, const float* a,
+                          int64_t lda, const float* b, int64_t ldb, const float* bias,
+                          Activation act, float* c, int64_t ldc) {
+  Gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+  for (int64_t i = 0; i < m; ++i) {
+    float* row = c + i * ldc;
+    if (bias != nullptr) Binary(BinaryOp::kAdd, row, 1, bias, 1, row, n);
+    if (act == Activation::kRelu) Unary(UnaryOp::kRelu, row, row, n);
+    if (act == Activation::kGelu) Unary(UnaryOp::kGelu, row, row, n);
+  }
+}
+
 // --- im2col / col2im --------------------------------------------------------------
 
 void ReferenceBackend::Im2Col(const ConvGeometry& g, const float* x, float* cols) {

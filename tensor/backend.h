@@ -25,6 +25,8 @@ enum class Trans { kNo, kYes };
 
 enum class UnaryOp { kExp, kLog, kSqrt, kTanh, kSigmoid, kRelu, kGelu, kNeg };
 enum class BinaryOp { kAdd, kSub, kMul, kDiv };
+// The activation a fused GEMM epilogue applies (kGelu: the tanh approximation).
+enum class Activation { kNone, kRelu, kGelu };
 
 // One image's convolution geometry (NCHW, square or not, no dilation).
 struct ConvGeometry {
@@ -47,6 +49,14 @@ class Backend {
   virtual void Gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha,
                     const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
                     float* c, int64_t ldc) = 0;
+
+  // C(M,N) = act(op(A) * op(B) + bias), bias: N values (one per column) or nullptr.
+  // The fused form of Gemm + bias add + activation, so a backend can apply the epilogue
+  // while C is still in registers or cache. The default runs the three steps through
+  // this backend's own Gemm, Binary and Unary.
+  virtual void GemmBiasAct(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k,
+                           const float* a, int64_t lda, const float* b, int64_t ldb,
+                           const float* bias, Activation act, float* c, int64_t ldc);
 
   // x: (C, H, W) -> cols: (C*KH*KW, OH*OW); padding reads as zero.
   virtual void Im2Col(const ConvGeometry& g, const float* x, float* cols) = 0;
