@@ -261,6 +261,28 @@ void ReferenceBackend::SoftmaxRows(const float* x, float* y, int64_t rows, int64
   }
 }
 
+void ReferenceBackend::MaxPool2d(const float* x, int64_t planes, int64_t h, int64_t w,
+                                 int64_t kernel, int64_t stride, float* y, int32_t* argmax) {
+  const int64_t oh = (h - kernel) / stride + 1, ow = (w - kernel) / stride + 1;
+  for (int64_t plane = 0; plane < planes; ++plane) {
+    const float* in = x + plane * h * w;
+    for (int64_t i = 0; i < oh; ++i) {
+      for (int64_t j = 0; j < ow; ++j) {
+        int64_t best = (i * stride) * w + j * stride;
+        for (int64_t ki = 0; ki < kernel; ++ki) {
+          for (int64_t kj = 0; kj < kernel; ++kj) {
+            const int64_t at = (i * stride + ki) * w + j * stride + kj;
+            if (in[at] > in[best]) best = at;  // strict: the first maximum wins
+          }
+        }
+        const int64_t o = (plane * oh + i) * ow + j;
+        y[o] = in[best];
+        argmax[o] = static_cast<int32_t>(best);
+      }
+    }
+  }
+}
+
 // --- Selection and registry ----------------------------------------------------------
 
 namespace {

@@ -74,6 +74,14 @@ class Backend {
   // x, y: (rows, cols); softmax (or log-softmax) of each row, numerically stable.
   virtual void SoftmaxRows(const float* x, float* y, int64_t rows, int64_t cols,
                            bool log) = 0;
+  // x: `planes` planes of (h, w) -> y: planes of (oh, ow), oh = (h - kernel) / stride + 1;
+  // argmax: for each output, the flat index (within its input plane) of the first
+  // maximal element. No padding.
+  virtual void MaxPool2d(const float* x, int64_t planes, int64_t h, int64_t w, int64_t kernel,
+                         int64_t stride, float* y, int32_t* argmax) = 0;
+  // True when GemmBiasAct is faster than the three separate steps, so layers may fuse
+  // (inference only). The reference backend says no: it keeps every op visible.
+  virtual bool PrefersFusedEpilogue() const { return false; }
 };
 
 // The simple, obviously-correct kernels: the oracle for every fast path.
@@ -91,6 +99,8 @@ class ReferenceBackend : public Backend {
   void Binary(BinaryOp op, const float* a, int64_t a_step, const float* b, int64_t b_step,
               float* y, int64_t n) override;
   void SoftmaxRows(const float* x, float* y, int64_t rows, int64_t cols, bool log) override;
+  void MaxPool2d(const float* x, int64_t planes, int64_t h, int64_t w, int64_t kernel,
+                 int64_t stride, float* y, int32_t* argmax) override;
 };
 
 // The backend ops use now: the innermost ScopedBackend, else the default.

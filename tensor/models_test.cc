@@ -157,6 +157,61 @@ TEST(LayerEventsTest, NamesAreNotBuiltWhenNobodyListens) {
   EXPECT_EQ(built, 0);
 }
 
+// A reference backend that asks for fused epilogues and counts them.
+class FusingBackend : public ReferenceBackend {
+ public:
+  std::string name() const override { return "fusing-test"; }
+  bool PrefersFusedEpilogue() const override { return true; }
+  void GemmBiasAct(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, const float* a,
+                   int64_t lda, const float* b, int64_t ldb, const float* bias, Activation act,
+                   float* c, int64_t ldc) override {
+    ++fused_calls;
+    ReferenceBackend::GemmBiasAct(ta, tb, m, n, k, a, lda, b, ldb, bias, act, c, ldc);
+  }
+  int fused_calls = 0;
+};
+
+TEST(FusionTest, LinearReluFusesOnlyForInferenceAndMatches) {
+  auto mlp = MakeMlp(MlpConfig{{6, 5, 4, 3}}, 3);
+  Rng rng(4);
+  Tensor x = Tensor::Randn({7, 6}, rng);
+  Tensor plain;
+  {
+    NoGradGuard no_grad;
+    plain = mlp->Forward(x);
+  }
+  FusingBackend fusing;
+  ScopedBackend use(&fusing);
+  {
+    NoGradGuard no_grad;
+    LayerTrace trace;
+    ScopedOpObserver listen(&trace);
+    Tensor fused = mlp->Forward(x);
+    ExpectAllClose(fused, plain, 1e-6f);
+    EXPECT_EQ(fusing.fused_calls, 2);  // 6->5 + ReLU and 5->4 + ReLU; the last has no act
+    EXPECT_THAT(trace.events,
+                ::testing::Contains("+1: ReLU"));  // the fused activation keeps its layer
+  }
+  // Training: parameters need gradients, so nothing fuses.
+  Tensor y = mlp->Forward(x);
+  EXPECT_EQ(fusing.fused_calls, 2);
+  ExpectAllClose(y, plain, 1e-6f);
+}
+
+TEST(FusionTest, GeluFusesToo) {
+  Rng rng(5);
+  Sequential seq;
+  seq.Add(std::make_unique<Linear>(4, 3, rng));
+  seq.Add(std::make_unique<GELU>());
+  Tensor x = Tensor::Randn({2, 4}, rng);
+  NoGradGuard no_grad;
+  Tensor plain = seq.Forward(x);
+  FusingBackend fusing;
+  ScopedBackend use(&fusing);
+  ExpectAllClose(seq.Forward(x), plain, 1e-6f);
+  EXPECT_EQ(fusing.fused_calls, 1);
+}
+
 // --- Attention and GPT --------------------------------------------------------------
 
 GptConfig TinyGpt() {

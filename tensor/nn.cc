@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "tensor/backend.h"
 #include "tensor/check.h"
 
 namespace tt::tensor {
@@ -87,6 +88,12 @@ Tensor Linear::Forward(const Tensor& x) {
   return x.dim() == 1 ? Reshape(y, {out_}) : y;
 }
 
+Tensor Linear::ForwardAct(const Tensor& x, Activation act) {
+  TT_CHECK(x.dim() >= 1 && x.shape().back() == in_, "Linear(", in_, " -> ", out_,
+           "): input shape ", ShapeToString(x.shape()), " does not end in ", in_);
+  return LinearAct(x, *weight_, *bias_, act);
+}
+
 std::string Linear::Describe() const { return absl::StrCat("Linear(", in_, " -> ", out_, ")"); }
 
 Conv2dLayer::Conv2dLayer(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Rng& rng,
@@ -137,10 +144,32 @@ Layer* Sequential::Add(std::unique_ptr<Layer> layer) {
   return raw;
 }
 
+namespace {
+// The activation layer `layer` is, if it is one a fused epilogue can apply.
+Activation FusableActivation(Layer* layer) {
+  if (dynamic_cast<ReLU*>(layer) != nullptr) return Activation::kRelu;
+  if (dynamic_cast<GELU*>(layer) != nullptr) return Activation::kGelu;
+  return Activation::kNone;
+}
+}  // namespace
+
 Tensor Sequential::Forward(const Tensor& x) {
+  const bool fuse = CurrentBackend().PrefersFusedEpilogue();
   Tensor h = x;
   for (size_t i = 0; i < layers_.size(); ++i) {
     LayerScope scope([&] { return absl::StrCat(i, ": ", layers_[i]->Describe()); });
+    auto* linear = fuse ? dynamic_cast<Linear*>(layers_[i]) : nullptr;
+    if (linear != nullptr && i + 1 < layers_.size()) {
+      const Activation act = FusableActivation(layers_[i + 1]);
+      const Tensor* params[] = {&h, &linear->weight(), &linear->bias()};
+      const bool needs_grad = NeedsGrad({params[0], params[1], params[2]});
+      if (act != Activation::kNone && !needs_grad) {
+        h = linear->ForwardAct(h, act);
+        ++i;  // the activation ran inside the fused op
+        LayerScope act_scope([&] { return absl::StrCat(i, ": ", layers_[i]->Describe()); });
+        continue;
+      }
+    }
     h = layers_[i]->Forward(h);
   }
   return h;

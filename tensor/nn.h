@@ -87,6 +87,8 @@ class Linear : public Layer {
   enum class Bias { kYes, kNo };
   Linear(int64_t in_features, int64_t out_features, Rng& rng, Bias bias = Bias::kYes);
   Tensor Forward(const Tensor& x) override;
+  // act(Forward(x)) in one fused op (see LinearAct in ops.h).
+  Tensor ForwardAct(const Tensor& x, Activation act);
   std::string Describe() const override;
   Tensor& weight() { return *weight_; }
   Tensor& bias() { return *bias_; }  // undefined when built with Bias::kNo
@@ -188,6 +190,9 @@ class EmbeddingLayer : public Module {
 };
 
 // Runs its layers in order. Children are named "0", "1", ...
+// When nothing needs a gradient and the current backend prefers fused epilogues
+// (Backend::PrefersFusedEpilogue), a Linear followed by ReLU or GELU runs as one fused
+// op; both layers still report their layer events.
 class Sequential : public Layer {
  public:
   Sequential() = default;

@@ -92,6 +92,11 @@ Tensor Slice(const Tensor& x, int64_t axis, int64_t start, int64_t end);
 //   a: (..., M, K), b: (K, N)  -> (..., M, N)   (one GEMM over all rows of a)
 Tensor MatMul(const Tensor& a, const Tensor& b, Trans ta = Trans::kNo, Trans tb = Trans::kNo);
 
+// act(x W + bias): x (..., in), w (in, out), bias (out) or undefined -> (..., out).
+// With no gradient to record it runs as one fused GemmBiasAct on the backend (one pass
+// over the output); otherwise it is exactly Act(Add(MatMul(x, w), bias)).
+Tensor LinearAct(const Tensor& x, const Tensor& w, const Tensor& bias, Activation act);
+
 struct Conv2dOptions {
   int64_t stride = 1;
   int64_t padding = 0;

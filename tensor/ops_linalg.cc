@@ -95,6 +95,30 @@ Tensor MatMul(const Tensor& a, const Tensor& b, Trans ta, Trans tb) {
   return out;
 }
 
+Tensor LinearAct(const Tensor& x, const Tensor& w, const Tensor& bias, Activation act) {
+  if (NeedsGrad({&x, &w, &bias})) {
+    Tensor y = MatMul(x, w);
+    if (bias.defined()) y = Add(y, bias);
+    if (act == Activation::kRelu) y = Relu(y);
+    if (act == Activation::kGelu) y = Gelu(y);
+    return y;
+  }
+  TT_CHECK(x.dim() >= 1 && w.dim() == 2 && x.shape().back() == w.shape()[0],
+           "linear_act: x ", ShapeToString(x.shape()), " does not match w ",
+           ShapeToString(w.shape()));
+  const int64_t k = w.shape()[0], n = w.shape()[1], m = x.numel() / std::max<int64_t>(k, 1);
+  TT_CHECK(!bias.defined() || bias.shape() == Shape{n}, "linear_act: bias ",
+           bias.defined() ? ShapeToString(bias.shape()) : "", " should be (", n, ")");
+  Shape out_shape = x.shape();
+  out_shape.back() = n;
+  OpScope scope("linear_act", {&x.shape(), &w.shape()}, 2 * m * n * k + 2 * m * n,
+                4 * (x.numel() + w.numel() + m * n));
+  Tensor out = Tensor::Empty(out_shape);
+  CurrentBackend().GemmBiasAct(Trans::kNo, Trans::kNo, m, n, k, x.data(), k, w.data(), n,
+                               bias.defined() ? bias.data() : nullptr, act, out.data(), n);
+  return out;
+}
+
 Tensor Conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
               const Conv2dOptions& options) {
   TT_CHECK(x.dim() == 4 && weight.dim() == 4, "conv2d: needs x (N,C,H,W) and weight "
@@ -200,25 +224,8 @@ Tensor MaxPool2d(const Tensor& x, int64_t kernel, int64_t stride) {
     OpScope scope("max_pool2d", {&x.shape()}, NumElements({n, c, oh, ow}) * kernel * kernel,
                   4 * (x.numel() + NumElements({n, c, oh, ow})));
     out = Tensor::Empty({n, c, oh, ow});
-    const float* px = x.data();
-    float* py = out.data();
-    for (int64_t plane = 0; plane < n * c; ++plane) {
-      const float* in = px + plane * h * w;
-      for (int64_t i = 0; i < oh; ++i) {
-        for (int64_t j = 0; j < ow; ++j) {
-          int64_t best = (i * stride) * w + j * stride;
-          for (int64_t ki = 0; ki < kernel; ++ki) {
-            for (int64_t kj = 0; kj < kernel; ++kj) {
-              const int64_t at = (i * stride + ki) * w + j * stride + kj;
-              if (in[at] > in[best]) best = at;
-            }
-          }
-          const int64_t o = (plane * oh + i) * ow + j;
-          py[o] = in[best];
-          argmax[o] = static_cast<int32_t>(best);
-        }
-      }
-    }
+    CurrentBackend().MaxPool2d(x.data(), n * c, h, w, kernel, stride, out.data(),
+                               argmax.data());
   }
   if (NeedsGrad({&x})) {
     RecordOp(out, "max_pool2d", {x},

@@ -27,6 +27,7 @@ Sgd::Sgd(std::vector<Tensor> params, const Options& options)
 
 void Sgd::Step() {
   ++steps_;
+  NoteParametersChanged();
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor g = params_[i].grad();
     if (!g.defined()) continue;
@@ -55,6 +56,7 @@ Adam::Adam(std::vector<Tensor> params, const Options& options)
 
 void Adam::Step() {
   ++steps_;
+  NoteParametersChanged();
   const float b1 = options_.beta1, b2 = options_.beta2, eps = options_.eps;
   // Bias correction: m and v start at 0, so early averages are scaled up.
   const float c1 = 1.0f - std::pow(b1, static_cast<float>(steps_));

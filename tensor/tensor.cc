@@ -1,5 +1,6 @@
 #include "tensor/tensor.h"
 
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -32,6 +33,15 @@ Shape ContiguousStrides(const Shape& shape) {
   }
   return strides;
 }
+
+// --- Parameter version ----------------------------------------------------------------
+
+namespace {
+std::atomic<uint64_t> g_parameter_version{0};
+}  // namespace
+
+uint64_t ParameterVersion() { return g_parameter_version.load(std::memory_order_acquire); }
+void NoteParametersChanged() { g_parameter_version.fetch_add(1, std::memory_order_acq_rel); }
 
 // --- Storage: the one allocator ----------------------------------------------------
 
@@ -273,12 +283,14 @@ bool Tensor::SharesStorageWith(const Tensor& other) const {
 void Tensor::Fill(float value) {
   float* p = data();
   for (int64_t i = 0, n = numel(); i < n; ++i) p[i] = value;
+  NoteParametersChanged();
 }
 
 void Tensor::CopyFrom(const Tensor& other) {
   TT_CHECK(numel() == other.numel(), "Tensor::CopyFrom: ", ShapeToString(other.shape()),
            " into ", ShapeToString(shape()));
   if (numel() > 0) std::memmove(data(), other.data(), numel() * sizeof(float));
+  NoteParametersChanged();
 }
 
 // --- Autograd accessors ---------------------------------------------------------

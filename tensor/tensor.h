@@ -35,6 +35,14 @@ std::string ShapeToString(const Shape& shape);  // "(2, 3)"
 // Row-major strides, in elements.
 Shape ContiguousStrides(const Shape& shape);
 
+// A process-wide counter of in-place updates to tensors' values: Fill, CopyFrom and every
+// optimizer step increment it. A backend that caches something derived from weights
+// (packed GEMM panels, an XNNPACK operator) keys the cache on it, so a training step
+// invalidates the cache and inference reuses it. Code that writes a tensor through its
+// raw data() pointer and wants such caches to notice calls NoteParametersChanged().
+uint64_t ParameterVersion();
+void NoteParametersChanged();
+
 // A float buffer from the course allocator: 64-byte aligned, reported to observers.
 class Storage {
  public:
