@@ -72,12 +72,29 @@ void Backend::GemmBiasAct(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, c
 
 // --- im2col / col2im --------------------------------------------------------------
 
-void ReferenceBackend::Im2Col(const ConvGeometry& g, const float* x, float* cols) {
+namespace {
+// The output columns xo whose input column ix = xo * stride - pad + kj lies inside
+// [0, width): [*lo, *hi). Computed once per row, so the copy loops have no branches.
+void ValidColumns(int64_t width, int64_t out_w, int64_t stride, int64_t pad, int64_t kj,
+                  int64_t* lo, int64_t* hi) {
+  // ix >= 0  <=>  xo >= (pad - kj) / stride, rounded up.
+  const int64_t first = pad - kj;
+  *lo = first <= 0 ? 0 : (first + stride - 1) / stride;
+  // ix < width  <=>  xo * stride < width + pad - kj.
+  const int64_t limit = width + pad - kj;
+  *hi = limit <= 0 ? 0 : std::min(out_w, (limit + stride - 1) / stride);
+  *lo = std::min(*lo, *hi);
+}
+}  // namespace
+
+void ReferenceBackend::Im2Col(const ConvGeometry& g, const float* x, float* cols, int64_t ld) {
   const int64_t oh = g.out_h(), ow = g.out_w();
   for (int64_t c = 0; c < g.channels; ++c) {
     for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
       for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
-        float* row = cols + ((c * g.kernel_h + ki) * g.kernel_w + kj) * oh * ow;
+        float* row = cols + ((c * g.kernel_h + ki) * g.kernel_w + kj) * ld;
+        int64_t lo, hi;
+        ValidColumns(g.width, ow, g.stride_w, g.pad_w, kj, &lo, &hi);
         for (int64_t y = 0; y < oh; ++y) {
           const int64_t iy = y * g.stride_h - g.pad_h + ki;
           float* out = row + y * ow;
@@ -85,31 +102,38 @@ void ReferenceBackend::Im2Col(const ConvGeometry& g, const float* x, float* cols
             std::fill(out, out + ow, 0.0f);
             continue;
           }
-          const float* in = x + (c * g.height + iy) * g.width;
-          for (int64_t xo = 0; xo < ow; ++xo) {
-            const int64_t ix = xo * g.stride_w - g.pad_w + kj;
-            out[xo] = (ix >= 0 && ix < g.width) ? in[ix] : 0.0f;
+          // Padding columns are zero; the rest is a copy (contiguous when stride is 1).
+          const float* in = x + (c * g.height + iy) * g.width - g.pad_w + kj;
+          std::fill(out, out + lo, 0.0f);
+          if (g.stride_w == 1) {
+            std::copy(in + lo, in + hi, out + lo);
+          } else {
+            for (int64_t xo = lo; xo < hi; ++xo) out[xo] = in[xo * g.stride_w];
           }
+          std::fill(out + hi, out + ow, 0.0f);
         }
       }
     }
   }
 }
 
-void ReferenceBackend::Col2Im(const ConvGeometry& g, const float* cols, float* dx) {
+void ReferenceBackend::Col2Im(const ConvGeometry& g, const float* cols, int64_t ld, float* dx) {
   const int64_t oh = g.out_h(), ow = g.out_w();
   for (int64_t c = 0; c < g.channels; ++c) {
     for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
       for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
-        const float* row = cols + ((c * g.kernel_h + ki) * g.kernel_w + kj) * oh * ow;
+        const float* row = cols + ((c * g.kernel_h + ki) * g.kernel_w + kj) * ld;
+        int64_t lo, hi;
+        ValidColumns(g.width, ow, g.stride_w, g.pad_w, kj, &lo, &hi);
         for (int64_t y = 0; y < oh; ++y) {
           const int64_t iy = y * g.stride_h - g.pad_h + ki;
           if (iy < 0 || iy >= g.height) continue;
-          float* out = dx + (c * g.height + iy) * g.width;
+          float* out = dx + (c * g.height + iy) * g.width - g.pad_w + kj;
           const float* in = row + y * ow;
-          for (int64_t xo = 0; xo < ow; ++xo) {
-            const int64_t ix = xo * g.stride_w - g.pad_w + kj;
-            if (ix >= 0 && ix < g.width) out[ix] += in[xo];
+          if (g.stride_w == 1) {
+            for (int64_t xo = lo; xo < hi; ++xo) out[xo] += in[xo];
+          } else {
+            for (int64_t xo = lo; xo < hi; ++xo) out[xo * g.stride_w] += in[xo];
           }
         }
       }

@@ -58,10 +58,12 @@ class Backend {
                            const float* a, int64_t lda, const float* b, int64_t ldb,
                            const float* bias, Activation act, float* c, int64_t ldc);
 
-  // x: (C, H, W) -> cols: (C*KH*KW, OH*OW); padding reads as zero.
-  virtual void Im2Col(const ConvGeometry& g, const float* x, float* cols) = 0;
-  // cols: (C*KH*KW, OH*OW) -> dx: (C, H, W), ADDED into dx (the adjoint of Im2Col).
-  virtual void Col2Im(const ConvGeometry& g, const float* cols, float* dx) = 0;
+  // x: (C, H, W) -> cols: (C*KH*KW, OH*OW) with row stride ld >= OH*OW (so a batch's
+  // images can sit side by side in one matrix); padding reads as zero.
+  virtual void Im2Col(const ConvGeometry& g, const float* x, float* cols, int64_t ld) = 0;
+  // cols: (C*KH*KW, OH*OW), row stride ld -> dx: (C, H, W), ADDED into dx (the adjoint
+  // of Im2Col).
+  virtual void Col2Im(const ConvGeometry& g, const float* cols, int64_t ld, float* dx) = 0;
 
   // y[i] = op(x[i]), i < n. y may alias x.
   virtual void Unary(UnaryOp op, const float* x, float* y, int64_t n) = 0;
@@ -91,8 +93,8 @@ class ReferenceBackend : public Backend {
   void Gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
             int64_t lda, const float* b, int64_t ldb, float beta, float* c,
             int64_t ldc) override;
-  void Im2Col(const ConvGeometry& g, const float* x, float* cols) override;
-  void Col2Im(const ConvGeometry& g, const float* cols, float* dx) override;
+  void Im2Col(const ConvGeometry& g, const float* x, float* cols, int64_t ld) override;
+  void Col2Im(const ConvGeometry& g, const float* cols, int64_t ld, float* dx) override;
   void Unary(UnaryOp op, const float* x, float* y, int64_t n) override;
   void UnaryBackward(UnaryOp op, const float* x, const float* y, const float* dy, float* dx,
                      int64_t n) override;

@@ -30,9 +30,9 @@ class CountingBackend : public ReferenceBackend {
     ++gemm_calls;
     ReferenceBackend::Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
-  void Im2Col(const ConvGeometry& g, const float* x, float* cols) override {
+  void Im2Col(const ConvGeometry& g, const float* x, float* cols, int64_t ld) override {
     ++im2col_calls;
-    ReferenceBackend::Im2Col(g, x, cols);
+    ReferenceBackend::Im2Col(g, x, cols, ld);
   }
 
   int gemm_calls = 0;
@@ -132,9 +132,9 @@ class KernelCountingBackend : public ReferenceBackend {
     ++softmax_rows;
     ReferenceBackend::SoftmaxRows(x, y, rows, cols, log);
   }
-  void Col2Im(const ConvGeometry& g, const float* cols, float* dx) override {
+  void Col2Im(const ConvGeometry& g, const float* cols, int64_t ld, float* dx) override {
     ++col2im;
-    ReferenceBackend::Col2Im(g, cols, dx);
+    ReferenceBackend::Col2Im(g, cols, ld, dx);
   }
 
   int unary = 0, unary_backward = 0, binary = 0, softmax_rows = 0, col2im = 0;

@@ -10,6 +10,20 @@ namespace {
 
 Trans Flip(Trans t) { return t == Trans::kNo ? Trans::kYes : Trans::kNo; }
 
+// The sum of n floats with eight independent partial sums: the compiler turns the inner
+// loop into one vector add per step (a single running sum would be a serial chain it
+// may not reorder), and the pairwise-ish split keeps rounding error lower too.
+float SumFloats(const float* x, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    for (int l = 0; l < 8; ++l) acc[l] += x[j + l];
+  }
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; j < n; ++j) s += x[j];
+  return s;
+}
+
 int64_t LeadingCount(const Tensor& t) {
   int64_t p = 1;
   for (int64_t i = 0; i + 2 < t.dim(); ++i) p *= t.shape()[i];
@@ -140,23 +154,33 @@ Tensor Conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
            " does not fit input ", ShapeToString(x.shape()), " with padding ",
            options.padding);
   const int64_t ckk = g.channels * g.kernel_h * g.kernel_w, p = oh * ow;
+  // The whole batch is one GEMM: the images' patch matrices sit side by side in
+  // cols (CKK, N*P), image i in columns [i*P, (i+1)*P). One (OC, CKK) x (CKK, N*P)
+  // product is far more efficient than N thin ones (OC is only 16 or 32 here), and its
+  // result (OC, N*P) is copied out to (N, OC, P) with the bias added on the way.
+  const int64_t np = batch * p;
+  const int64_t image = g.channels * g.height * g.width;
   Tensor out;
   {
     OpScope scope("conv2d", {&x.shape(), &weight.shape()}, 2 * batch * oc * ckk * p,
-                  4 * (x.numel() + weight.numel() + NumElements({batch, oc, oh, ow})));
-    out = Tensor::Empty({batch, oc, oh, ow});
+                  4 * (x.numel() + weight.numel() + batch * oc * p));
     Backend& backend = CurrentBackend();
-    Tensor cols = Tensor::Empty({ckk, p});  // one image's patches, reused
-    const int64_t image = g.channels * g.height * g.width;
+    Tensor cols = Tensor::Empty({ckk, np});
     for (int64_t i = 0; i < batch; ++i) {
-      backend.Im2Col(g, x.data() + i * image, cols.data());
-      float* y = out.data() + i * oc * p;
-      // (OC, CKK) x (CKK, OH*OW) -> (OC, OH*OW)
-      backend.Gemm(Trans::kNo, Trans::kNo, oc, p, ckk, 1.0f, weight.data(), ckk,
-                   cols.data(), p, 0.0f, y, p);
-      if (bias.defined()) {
-        for (int64_t c = 0; c < oc; ++c) {
-          backend.Binary(BinaryOp::kAdd, y + c * p, 1, bias.data() + c, 0, y + c * p, p);
+      backend.Im2Col(g, x.data() + i * image, cols.data() + i * p, np);
+    }
+    Tensor y = Tensor::Empty({oc, np});
+    backend.Gemm(Trans::kNo, Trans::kNo, oc, np, ckk, 1.0f, weight.data(), ckk, cols.data(),
+                 np, 0.0f, y.data(), np);
+    out = Tensor::Empty({batch, oc, oh, ow});
+    for (int64_t i = 0; i < batch; ++i) {
+      for (int64_t c = 0; c < oc; ++c) {
+        const float* src = y.data() + c * np + i * p;
+        float* dst = out.data() + (i * oc + c) * p;
+        if (bias.defined()) {
+          backend.Binary(BinaryOp::kAdd, src, 1, bias.data() + c, 0, dst, p);
+        } else {
+          std::copy(src, src + p, dst);
         }
       }
     }
@@ -170,38 +194,44 @@ Tensor Conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
         out, "conv2d", inputs,
         [xd = x.Detach(), wd = weight.Detach(), g, oc, ckk, p, need_x, need_w, need_b,
          has_bias = bias.defined()](const Tensor& grad) {
-          // One GEMM of 2*OC*CKK*P per image for dW and one for dX, each only if needed.
+          const int64_t batch = xd.shape()[0], np = batch * p;
+          const int64_t image = g.channels * g.height * g.width;
+          // One GEMM of 2*OC*CKK*N*P for dW and one for dX, each only if needed.
           const int64_t gemms = (need_w ? 1 : 0) + (need_x ? 1 : 0);
           OpScope scope("conv2d.backward", {&xd.shape(), &wd.shape()},
-                        2 * gemms * xd.shape()[0] * oc * ckk * p,
+                        2 * gemms * batch * oc * ckk * p,
                         4 * (xd.numel() + grad.numel() + 2 * wd.numel() +
                              (need_x ? xd.numel() : 0)));
           Backend& backend = CurrentBackend();
-          const int64_t batch = xd.shape()[0];
-          const int64_t image = g.channels * g.height * g.width;
-          Tensor dx = need_x ? Tensor::Zeros(xd.shape()) : Tensor();
-          Tensor dw = need_w ? Tensor::Zeros(wd.shape()) : Tensor();
-          Tensor db = need_b ? Tensor::Zeros({oc}) : Tensor();
-          Tensor cols = Tensor::Empty({ckk, p});
+          // dY (N, OC, P) -> (OC, N*P), the layout the forward GEMM produced.
+          Tensor dy = Tensor::Empty({oc, np});
           for (int64_t i = 0; i < batch; ++i) {
-            const float* gy = grad.data() + i * oc * p;
-            if (need_w) {  // dW += dY (OC, P) x cols^T (P, CKK)
-              backend.Im2Col(g, xd.data() + i * image, cols.data());
-              backend.Gemm(Trans::kNo, Trans::kYes, oc, ckk, p, 1.0f, gy, p, cols.data(), p,
-                           1.0f, dw.data(), ckk);
+            for (int64_t c = 0; c < oc; ++c) {
+              const float* src = grad.data() + (i * oc + c) * p;
+              std::copy(src, src + p, dy.data() + c * np + i * p);
             }
-            if (need_x) {  // dcols = W^T (CKK, OC) x dY (OC, P), then fold back
-              backend.Gemm(Trans::kYes, Trans::kNo, ckk, p, oc, 1.0f, wd.data(), ckk, gy, p,
-                           0.0f, cols.data(), p);
-              backend.Col2Im(g, cols.data(), dx.data() + i * image);
+          }
+          Tensor dx = need_x ? Tensor::Zeros(xd.shape()) : Tensor();
+          Tensor dw = need_w ? Tensor::Empty(wd.shape()) : Tensor();
+          Tensor db = need_b ? Tensor::Zeros({oc}) : Tensor();
+          if (need_w) {  // dW (OC, CKK) = dY (OC, N*P) x cols^T (N*P, CKK)
+            Tensor cols = Tensor::Empty({ckk, np});
+            for (int64_t i = 0; i < batch; ++i) {
+              backend.Im2Col(g, xd.data() + i * image, cols.data() + i * p, np);
             }
-            if (need_b) {
-              for (int64_t c = 0; c < oc; ++c) {
-                float s = 0.0f;
-                for (int64_t j = 0; j < p; ++j) s += gy[c * p + j];
-                db.data()[c] += s;
-              }
+            backend.Gemm(Trans::kNo, Trans::kYes, oc, ckk, np, 1.0f, dy.data(), np,
+                         cols.data(), np, 0.0f, dw.data(), ckk);
+          }
+          if (need_x) {  // dcols (CKK, N*P) = W^T (CKK, OC) x dY (OC, N*P), folded back
+            Tensor dcols = Tensor::Empty({ckk, np});
+            backend.Gemm(Trans::kYes, Trans::kNo, ckk, np, oc, 1.0f, wd.data(), ckk,
+                         dy.data(), np, 0.0f, dcols.data(), np);
+            for (int64_t i = 0; i < batch; ++i) {
+              backend.Col2Im(g, dcols.data() + i * p, np, dx.data() + i * image);
             }
+          }
+          if (need_b) {
+            for (int64_t c = 0; c < oc; ++c) db.data()[c] = SumFloats(dy.data() + c * np, np);
           }
           std::vector<Tensor> grads = {dx, dw};
           if (has_bias) grads.push_back(db);

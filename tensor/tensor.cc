@@ -1,6 +1,8 @@
 #include "tensor/tensor.h"
 
 #include <atomic>
+#include <mutex>
+#include <unordered_map>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -50,14 +52,71 @@ constexpr size_t kAlignment = 64;  // a cache line, and one AVX-512 register
 
 size_t AllocBytes(int64_t n) {
   size_t bytes = static_cast<size_t>(n) * sizeof(float);
-  return (bytes + kAlignment - 1) / kAlignment * kAlignment;  // aligned_alloc's rule
+  bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;  // aligned_alloc's rule
+  return bytes == 0 ? kAlignment : bytes;
+}
+
+// Freed large blocks by exact size (see kCachedBlockMinBytes in tensor.h).
+struct BlockCache {
+  std::mutex mu;
+  std::unordered_map<size_t, std::vector<void*>> free_blocks;
+  size_t cached_bytes = 0;
+};
+
+BlockCache& Cache() {
+  static BlockCache* cache = new BlockCache;  // never destroyed: frees may come late
+  return *cache;
+}
+
+void* AllocateBlock(size_t bytes) {
+  if (bytes >= kCachedBlockMinBytes) {
+    BlockCache& c = Cache();
+    std::lock_guard<std::mutex> lock(c.mu);
+    auto it = c.free_blocks.find(bytes);
+    if (it != c.free_blocks.end() && !it->second.empty()) {
+      void* p = it->second.back();
+      it->second.pop_back();
+      c.cached_bytes -= bytes;
+      return p;
+    }
+  }
+  return std::aligned_alloc(kAlignment, bytes);
+}
+
+void FreeBlock(void* p, size_t bytes) {
+  if (bytes >= kCachedBlockMinBytes) {
+    BlockCache& c = Cache();
+    std::lock_guard<std::mutex> lock(c.mu);
+    if (c.cached_bytes + bytes <= kAllocatorCacheMaxBytes) {
+      c.free_blocks[bytes].push_back(p);
+      c.cached_bytes += bytes;
+      return;
+    }
+  }
+  std::free(p);
 }
 }  // namespace
 
+size_t AllocatorCachedBytes() {
+  BlockCache& c = Cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return c.cached_bytes;
+}
+
+void ReleaseAllocatorCache() {
+  BlockCache& c = Cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  for (auto& [bytes, blocks] : c.free_blocks) {
+    for (void* p : blocks) std::free(p);
+  }
+  c.free_blocks.clear();
+  c.cached_bytes = 0;
+}
+
 Storage::Storage(int64_t num_elements) : size_(num_elements) {
   TT_CHECK(num_elements >= 0, "Storage: negative size ", num_elements);
-  size_t bytes = AllocBytes(num_elements);
-  data_ = static_cast<float*>(std::aligned_alloc(kAlignment, bytes == 0 ? kAlignment : bytes));
+  const size_t bytes = AllocBytes(num_elements);
+  data_ = static_cast<float*>(AllocateBlock(bytes));
   TT_CHECK(data_ != nullptr, "Storage: out of memory allocating ", bytes, " bytes");
   if (__builtin_expect(internal::Instrumented(), 0)) {
     internal::NotifyAlloc(data_, static_cast<size_t>(num_elements) * sizeof(float));
@@ -68,7 +127,7 @@ Storage::~Storage() {
   if (__builtin_expect(internal::Instrumented(), 0)) {
     internal::NotifyFree(data_, static_cast<size_t>(size_) * sizeof(float));
   }
-  std::free(data_);
+  FreeBlock(data_, AllocBytes(size_));
 }
 
 // --- Rng ------------------------------------------------------------------------------

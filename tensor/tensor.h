@@ -43,6 +43,17 @@ Shape ContiguousStrides(const Shape& shape);
 uint64_t ParameterVersion();
 void NoteParametersChanged();
 
+// The allocator keeps freed blocks of at least kCachedBlockMinBytes, by exact size, up
+// to kAllocatorCacheMaxBytes in all, and hands them out again: a training loop
+// allocates the same shapes every step, and a block the OS has to map and zero anew
+// (glibc maps every allocation over 128 KiB) costs a page fault per 4 KiB touched.
+inline constexpr size_t kCachedBlockMinBytes = size_t{64} << 10;
+inline constexpr size_t kAllocatorCacheMaxBytes = size_t{256} << 20;
+// Bytes held in the cache now (not in use by any tensor).
+size_t AllocatorCachedBytes();
+// Returns every cached block to the system.
+void ReleaseAllocatorCache();
+
 // A float buffer from the course allocator: 64-byte aligned, reported to observers.
 class Storage {
  public:
