@@ -1,4 +1,4 @@
-// The GEMM ladder's measured report (README_gemm.md): every rung at 64..1024 in one
+// The GEMM ladder's measured report (README.md (the GEMM ladder)): every rung at 64..1024 in one
 // run, against the measured FMA peak and XNNPACK, the 1- vs 2-thread crossover, and a
 // contention experiment.
 //
@@ -9,8 +9,8 @@
 // Method: for each size, the rungs are timed interleaved (tt::prof::MeasureInterleaved:
 // one call of each per round, rotating), and the median is reported, so that drift on
 // this shared machine hits all of them alike. XNNPACK's 2-thread runs are measured in a
-// separate phase, after ours: its pthreadpool workers keep spinning for milliseconds
-// after each call and would steal a core from whatever runs next.
+// separate phase, after ours: its pthreadpool workers spin-wait between calls and would
+// take a core from whatever runs next.
 //
 // Contention: a child process spinning in a busy loop (fork + for(;;)) takes one of the
 // two cores while the same calls are timed again; it is killed right after.
@@ -194,8 +194,9 @@ void WriteSvg(const std::string& path, const std::vector<int64_t>& sizes,
 }
 
 int Main(const Options& opt) {
-  const std::vector<int64_t> sizes =
-      opt.quick ? std::vector<int64_t>{64, 128, 256} : std::vector<int64_t>{64, 128, 256, 512, 1024};
+  const std::vector<int64_t> sizes = opt.quick
+                                          ? std::vector<int64_t>{64, 128, 256}
+                                          : std::vector<int64_t>{64, 128, 256, 512, 1024};
   const Isa best = BestIsa();
   const internal::Blocking bl = internal::DefaultBlocking(internal::UkernelFor(best));
   std::printf("GEMM ladder report\nCPU: %s, %u logical CPUs; best ISA %s\n",
@@ -264,7 +265,7 @@ int Main(const Options& opt) {
                 two[0].load.ToString().c_str());
     Pause();
   }
-  // Phase 3: XNNPACK on 2 threads, after all of ours (its workers spin after each call).
+  // Phase 3: XNNPACK on 2 threads, after all of ours (its workers spin-wait).
   for (size_t si = 0; si < sizes.size(); ++si) {
     Square s(sizes[si]);
     XnnpackFc xnn2(s, 2);
@@ -372,7 +373,8 @@ int Main(const Options& opt) {
     };
     auto print = [](const char* when, int64_t n, const std::vector<prof::Measurement>& ms) {
       for (const prof::Measurement& m : ms) {
-        std::printf("  %-5s %4lld^3 %-11s median %9.3f ms  p90 %9.3f ms  max %9.3f ms  (%lld runs)\n",
+        std::printf("  %-5s %4lld^3 %-11s median %9.3f ms  p90 %9.3f ms  max %9.3f ms  "
+                    "(%lld runs)\n",
                     when, static_cast<long long>(n), m.name.c_str(), m.summary.median / 1e6,
                     m.summary.p90 / 1e6, m.summary.max / 1e6,
                     static_cast<long long>(m.summary.count));

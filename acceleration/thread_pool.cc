@@ -9,7 +9,7 @@
 namespace tt::accel {
 namespace {
 
-// The pool whose fn this thread is running now, if any (to run nested calls inline).
+// Whether this thread is running some pool's fn now: nested calls then run inline.
 thread_local bool t_in_parallel_for = false;
 
 inline void CpuRelax() {
