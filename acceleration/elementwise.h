@@ -14,7 +14,7 @@
 // ReferenceBackend is the oracle the tests compare against. exp, log, tanh, sigmoid and
 // GELU are this module's own approximations, not libm's. Their largest errors against
 // the double-precision functions, measured over every float of the range on every ISA
-// (README.md (elementwise); elementwise_accuracy_test.cc asserts them):
+// (the module README (elementwise section); elementwise_accuracy_test.cc asserts them):
 //
 //   exp      1.02 ulp   on [-104, 89]: all finite results, denormals included; 0 below,
 //                       inf above

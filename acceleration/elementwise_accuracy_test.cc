@@ -4,7 +4,7 @@
 // error is asserted to be within the bound documented in elementwise.h and printed.
 //
 // k is 127 by default (~17M points per function); TT_SWEEP_STEP=1 makes the sweeps
-// exhaustive (every float of each range; minutes), which is how README.md (elementwise)'s
+// exhaustive (every float of each range; minutes), which is how the module README (elementwise section)'s
 // numbers were measured:
 //   bazel build //acceleration:elementwise_accuracy_test &&
 //   TT_SWEEP_STEP=1 bazel-bin/acceleration/elementwise_accuracy_test

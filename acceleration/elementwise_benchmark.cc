@@ -7,7 +7,7 @@
 //
 // Names are <kernel>/<shape>/<path>, path one of reference, scalar, avx2+fma, avx512.
 // Paths the CPU lacks report an error instead of a time. The speedup table in
-// README.md (elementwise) divides the reference's time by each path's, from one run.
+// the module README (elementwise section) divides the reference's time by each path's, from one run.
 #include <algorithm>
 #include <cstdint>
 #include <optional>

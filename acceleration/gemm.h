@@ -18,7 +18,7 @@
 //   g.bias = bias; g.act = tt::tensor::Activation::kRelu;        // C = relu(A*B + bias)
 //   tt::accel::GemmThreaded(g, tt::accel::ActiveIsa(), &tt::accel::DefaultThreadPool());
 //
-// Files: acceleration/kernels/f32_gemm_<tile>_<isa>.cc hold the kernels (README.md (the GEMM ladder)
+// Files: acceleration/kernels/f32_gemm_<tile>_<isa>.cc hold the kernels (the module README (GEMM ladder section)
 // explains the naming, the blocking and the measured numbers).
 #ifndef TT_ACCELERATION_GEMM_H_
 #define TT_ACCELERATION_GEMM_H_
@@ -76,7 +76,7 @@ void GemmPacked(const GemmArgs& args, Isa isa);
 // 2-vCPU Sapphire Rapids VM (gemm_report, square sizes, 2 threads over 1 from medians,
 // range over six quiet runs): 0.75-0.80x at 128^3, 0.95-0.99x at 160^3 (8.2 MFLOP),
 // 1.06-1.13x at 192^3 (14.2 MFLOP), 1.42-1.53x at 256^3. 12 MFLOP (about 182^3) sits
-// just past the crossover. README.md (the GEMM ladder) has the table.
+// just past the crossover. the module README (GEMM ladder section) has the table.
 inline constexpr double kGemmThreadedMinFlops = 12.0e6;
 
 // GemmPacked with the M blocks (and N, when M is small) split over `pool`, when

@@ -1,4 +1,4 @@
-// The GEMM ladder's measured report (README.md (the GEMM ladder)): every rung at 64..1024 in one
+// The GEMM ladder's measured report (the module README (GEMM ladder section)): every rung at 64..1024 in one
 // run, against the measured FMA peak and XNNPACK, the 1- vs 2-thread crossover, and a
 // contention experiment.
 //

@@ -7,7 +7,7 @@
 // pixel's channels contiguous, so it needs no im2col buffer. But in an NCHW model every
 // call pays two transposes (input and output) that move as many bytes as the
 // convolution reads and writes. Keeping a whole network NHWC end to end pays them once
-// at the edges; README.md (XNNPACK) has the measured costs at the reference CNN's shapes.
+// at the edges; the module README (XNNPACK section) has the measured costs at the reference CNN's shapes.
 //
 //   tt::tensor::Tensor x = ...;       // (64, 1, 28, 28) NCHW
 //   tt::tensor::Tensor w = ...;       // (16, 1, 3, 3), OIHW as everywhere in the course

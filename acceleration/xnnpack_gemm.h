@@ -26,7 +26,7 @@
 // Threads: every call takes a pthreadpool_t; nullptr runs on the calling thread.
 // XnnpackThreadPool makes one. pthreadpool's workers spin-wait for work, so when another
 // process keeps a core busy, multi-threaded calls can get 100-1000x slower (see
-// README.md (XNNPACK) for the measurement); single-threaded calls do not have that trap.
+// the module README (XNNPACK section) for the measurement); single-threaded calls do not have that trap.
 //
 // XNNPACK's documented contract lets it read up to XNN_EXTRA_BYTES (16) past the end of
 // an input array (never write). This version's f32 fully connected kernels were checked

@@ -9,7 +9,7 @@
 // use no inline functions or templates from the standard library.
 //
 // The formulas and constants are in f32_vmath_constants.h; the measured errors in
-// README.md (elementwise). Special values behave like the std:: functions: NaN in, NaN
+// the module README (elementwise section). Special values behave like the std:: functions: NaN in, NaN
 // out; exp(+-inf) = inf, 0; log(0) = -inf, log(x < 0) = NaN; tanh(+-inf) = +-1.
 #ifndef TT_ACCELERATION_KERNELS_F32_VMATH_AVX512_H_
 #define TT_ACCELERATION_KERNELS_F32_VMATH_AVX512_H_

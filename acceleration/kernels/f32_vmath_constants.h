@@ -8,7 +8,7 @@
 // The polynomials are minimax-style fits of the remainder after the leading terms (fitted
 // in 40-digit arithmetic with a Remez exchange, then rounded to float). Their fit error is
 // far below float rounding (<= 3.1e-9 relative), so the kernels' measured errors (see
-// README.md (elementwise)) come from float arithmetic, not from the fits.
+// the module README (elementwise section)) come from float arithmetic, not from the fits.
 #ifndef TT_ACCELERATION_KERNELS_F32_VMATH_CONSTANTS_H_
 #define TT_ACCELERATION_KERNELS_F32_VMATH_CONSTANTS_H_
 
