@@ -84,7 +84,6 @@ struct Problem {
 };
 
 struct LadderRow {
-  std::string name;
   double naive = 0, ikj = 0, blocked = 0, packed = 0, threaded = 0, xnn1 = 0, xnn2 = 0;  // GFLOP/s
 };
 
@@ -110,7 +109,6 @@ absl::StatusOr<LadderRow> MeasureLadder(Problem& p, bool quick, bool with_naive,
   }
   TT_ASSIGN_OR_RETURN(std::vector<Measurement> ms, prof::MeasureInterleaved(fns, o));
   LadderRow row;
-  row.name = p.name;
   size_t i = 0;
   auto gflops = [&](size_t j) { return p.flops() / Median(ms, j); };
   if (with_naive) row.naive = gflops(i++);
@@ -276,39 +274,39 @@ absl::Status Run() {
   // --- Models -----------------------------------------------------------------------------
   std::printf("\n== model forward passes (median), reference vs simd (1 thread) vs auto\n");
   {
-  tensor::NoGradGuard no_grad;  // inference: lets Linear + activation fuse
-  auto mlp = tensor::MakeMlp(tensor::MlpConfig{}, 1);
-  auto cnn = tensor::MakeCnn(tensor::CnnConfig{}, 1);
-  tensor::GptConfig gpt_config;
-  gpt_config.context_length = quick ? 16 : 256;
-  tensor::Gpt gpt(gpt_config, 1);
-  tensor::Rng rng(3);
-  const Tensor mlp1 = Tensor::Randn({1, 784}, rng), mlp64 = Tensor::Randn({64, 784}, rng);
-  const Tensor cnn1 = Tensor::Randn({1, 1, 28, 28}, rng), cnn64 = Tensor::Randn({64, 1, 28, 28}, rng);
-  std::vector<int32_t> ids(static_cast<size_t>(gpt_config.context_length), 5);
-  struct Case {
-    std::string name;
-    std::function<void()> fn;
-    std::string key;
-  };
-  const Case cases[] = {
-      {"mlp batch 1", [&] { KeepAlive(mlp->Forward(mlp1).data()[0]); }, "mlp_latency_us_batch1"},
-      {"cnn batch 1", [&] { KeepAlive(cnn->Forward(cnn1).data()[0]); }, "cnn_latency_us_batch1"},
-      {"mlp batch 64", [&] { KeepAlive(mlp->Forward(mlp64).data()[0]); }, "mlp_forward_us_batch64"},
-      {"cnn batch 64", [&] { KeepAlive(cnn->Forward(cnn64).data()[0]); }, "cnn_forward_us_batch64"},
-      {"gpt T=256", [&] { KeepAlive(gpt.Forward(ids, 1, gpt_config.context_length).logits.data()[0]); },
-       "gpt_forward_us"},
-  };
-  std::printf("%-14s %14s %14s %14s %10s\n", "forward", "reference", "simd 1t", "auto", "speedup");
-  for (const Case& c : cases) {
-    TT_ASSIGN_OR_RETURN(ModelTimes t, TimeForward(c.name, c.fn, quick));
-    const double best = std::min(t.simd_ms, t.auto_ms);
-    std::printf("%-14s %11.1f us %11.1f us %11.1f us %9.1fx\n", c.name.c_str(),
-                t.reference_ms * 1e3, t.simd_ms * 1e3, t.auto_ms * 1e3, t.reference_ms / best);
-    json.Add(c.key, best * 1e3);
-    json.Add(c.key + "_reference", t.reference_ms * 1e3);
-    json.Add(c.key + "_1t", t.simd_ms * 1e3);
-  }
+    tensor::NoGradGuard no_grad;  // inference: lets Linear + activation fuse
+    auto mlp = tensor::MakeMlp(tensor::MlpConfig{}, 1);
+    auto cnn = tensor::MakeCnn(tensor::CnnConfig{}, 1);
+    tensor::GptConfig gpt_config;
+    gpt_config.context_length = quick ? 16 : 256;
+    tensor::Gpt gpt(gpt_config, 1);
+    tensor::Rng rng(3);
+    const Tensor mlp1 = Tensor::Randn({1, 784}, rng), mlp64 = Tensor::Randn({64, 784}, rng);
+    const Tensor cnn1 = Tensor::Randn({1, 1, 28, 28}, rng), cnn64 = Tensor::Randn({64, 1, 28, 28}, rng);
+    std::vector<int32_t> ids(static_cast<size_t>(gpt_config.context_length), 5);
+    struct Case {
+      std::string name;
+      std::function<void()> fn;
+      std::string key;
+    };
+    const Case cases[] = {
+        {"mlp batch 1", [&] { KeepAlive(mlp->Forward(mlp1).data()[0]); }, "mlp_latency_us_batch1"},
+        {"cnn batch 1", [&] { KeepAlive(cnn->Forward(cnn1).data()[0]); }, "cnn_latency_us_batch1"},
+        {"mlp batch 64", [&] { KeepAlive(mlp->Forward(mlp64).data()[0]); }, "mlp_forward_us_batch64"},
+        {"cnn batch 64", [&] { KeepAlive(cnn->Forward(cnn64).data()[0]); }, "cnn_forward_us_batch64"},
+        {"gpt T=256", [&] { KeepAlive(gpt.Forward(ids, 1, gpt_config.context_length).logits.data()[0]); },
+         "gpt_forward_us"},
+    };
+    std::printf("%-14s %14s %14s %14s %10s\n", "forward", "reference", "simd 1t", "auto", "speedup");
+    for (const Case& c : cases) {
+      TT_ASSIGN_OR_RETURN(ModelTimes t, TimeForward(c.name, c.fn, quick));
+      const double best = std::min(t.simd_ms, t.auto_ms);
+      std::printf("%-14s %11.1f us %11.1f us %11.1f us %9.1fx\n", c.name.c_str(),
+                  t.reference_ms * 1e3, t.simd_ms * 1e3, t.auto_ms * 1e3, t.reference_ms / best);
+      json.Add(c.key, best * 1e3);
+      json.Add(c.key + "_reference", t.reference_ms * 1e3);
+      json.Add(c.key + "_1t", t.simd_ms * 1e3);
+    }
   }  // inference
 
   // --- Training ---------------------------------------------------------------------------

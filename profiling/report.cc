@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <system_error>
 #include <fstream>
 #include <string>
 
@@ -147,8 +149,11 @@ absl::Status Run() {
     const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY");
     out_dir = cwd != nullptr ? absl::StrCat(cwd, "/profiling_report") : "/tmp/profiling_report";
   }
-  if (std::system(absl::StrCat("mkdir -p '", out_dir, "'").c_str()) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot create --out_dir '", out_dir, "'"));
+  std::error_code mkdir_error;
+  std::filesystem::create_directories(out_dir, mkdir_error);
+  if (mkdir_error) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot create --out_dir '", out_dir,
+                                                   "': ", mkdir_error.message()));
   }
   tensor::FlatJson json;
   LoadMonitor load;

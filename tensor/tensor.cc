@@ -182,8 +182,11 @@ Tensor Tensor::Zeros(const Shape& shape) { return Full(shape, 0.0f); }
 Tensor Tensor::Ones(const Shape& shape) { return Full(shape, 1.0f); }
 
 Tensor Tensor::Full(const Shape& shape, float value) {
+  // Not Fill(): a new tensor is not an in-place update, so ParameterVersion stays put
+  // (temporaries made with Zeros would otherwise invalidate every weight cache).
   Tensor t = Empty(shape);
-  t.Fill(value);
+  float* p = t.data();
+  for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = value;
   return t;
 }
 

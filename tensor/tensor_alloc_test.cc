@@ -58,5 +58,20 @@ TEST(AllocatorCacheTest, ObserversSeeLogicalAllocationsEvenWhenCached) {
   EXPECT_EQ(o.freed, n * sizeof(float));
 }
 
+// Caches of derived data (packed weights) key on ParameterVersion: in-place updates
+// must move it, making new tensors must not.
+TEST(ParameterVersionTest, MovesOnInPlaceUpdatesOnly) {
+  const uint64_t start = ParameterVersion();
+  Tensor t = Tensor::Zeros({4});
+  Tensor u = Tensor::Full({4}, 2.0f);
+  Tensor v = Tensor::Ones({4}).Clone();
+  EXPECT_EQ(ParameterVersion(), start);
+  t.Fill(1.0f);
+  EXPECT_GT(ParameterVersion(), start);
+  const uint64_t after_fill = ParameterVersion();
+  t.CopyFrom(u);
+  EXPECT_GT(ParameterVersion(), after_fill);
+}
+
 }  // namespace
 }  // namespace tt::tensor
