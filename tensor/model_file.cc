@@ -513,6 +513,20 @@ absl::Status ValidateModelFile(const proto::ModelFile& model) {
     }
     TT_RETURN_IF_ERROR(status);
   }
+  // Activation parameters: checked like the quant of a scalar INT8 tensor of that name.
+  for (const auto& [name, quant] : model.activation_quant()) {
+    proto::TensorProto probe;
+    probe.set_name(name);
+    probe.set_dtype(proto::INT8);
+    *probe.mutable_quant() = quant;
+    if (name.empty()) return absl::InvalidArgumentError("activation_quant has an empty key");
+    if (quant.scheme() != proto::PER_TENSOR) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("activation_quant '", name, "': scheme must be PER_TENSOR"));
+    }
+    absl::Status status = ValidateQuant(probe, 1);
+    if (!status.ok()) return Prefixed("activation_quant", status);
+  }
   return absl::OkStatus();
 }
 

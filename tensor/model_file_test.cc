@@ -606,6 +606,35 @@ TEST(LoadModelTest, DuplicateTensorNames) {
   EXPECT_FALSE(SaveModel(path, model).ok());
 }
 
+TEST(LoadModelTest, ActivationQuantIsChecked) {
+  proto::ModelFile model = MakeModel(MakeParams(2));
+  proto::QuantParams good;
+  good.add_scale(0.05f);
+  good.add_zero_point(-3);
+  (*model.mutable_activation_quant())["input"] = good;
+  EXPECT_TRUE(ValidateModelFile(model).ok());
+  const std::string path = TempPath("activation_quant.ttm");
+  ASSERT_TRUE(SaveModel(path, model).ok());
+  auto loaded = LoadModel(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_FLOAT_EQ(loaded->activation_quant().at("input").scale(0), 0.05f);
+
+  proto::QuantParams bad_zp = good;
+  bad_zp.set_zero_point(0, 200);
+  (*model.mutable_activation_quant())["layer0.output"] = bad_zp;
+  EXPECT_THAT(ErrorOf(ValidateModelFile(model)),
+              AllOf(HasSubstr("activation_quant"), HasSubstr("layer0.output"),
+                    HasSubstr("zero_point[0] = 200")));
+  proto::QuantParams per_channel = good;
+  per_channel.set_scheme(proto::PER_CHANNEL);
+  (*model.mutable_activation_quant())["layer0.output"] = per_channel;
+  EXPECT_THAT(ErrorOf(ValidateModelFile(model)), HasSubstr("PER_TENSOR"));
+  proto::QuantParams nan_scale = good;
+  nan_scale.set_scale(0, std::numeric_limits<float>::quiet_NaN());
+  (*model.mutable_activation_quant())["layer0.output"] = nan_scale;
+  EXPECT_THAT(ErrorOf(ValidateModelFile(model)), HasSubstr("not a finite positive number"));
+}
+
 TEST(LoadModelTest, InvalidTensorsAreNamed) {
   const std::string path = TempPath("bad_tensor.ttm");
   proto::ModelFile model = MakeModel(MakeParams(2));

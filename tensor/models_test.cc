@@ -2,7 +2,9 @@
 // train/eval, gradients, and the GPT's past-keys/values seam.
 #include "tensor/models.h"
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -210,6 +212,59 @@ TEST(FusionTest, GeluFusesToo) {
   ScopedBackend use(&fusing);
   ExpectAllClose(seq.Forward(x), plain, 1e-6f);
   EXPECT_EQ(fusing.fused_calls, 1);
+}
+
+// A LinearKernel that computes the float result itself (a stand-in for a quantized or
+// sparse kernel) and counts its calls.
+class CountingKernel : public LinearKernel {
+ public:
+  CountingKernel(Tensor w, Tensor b) : w_(w), b_(b) {}
+  Tensor Forward(const Tensor& x, Activation act) override {
+    ++calls;
+    last_act = act;
+    Tensor y = Add(MatMul(x, w_), b_);
+    return act == Activation::kRelu ? Relu(y) : act == Activation::kGelu ? Gelu(y) : y;
+  }
+  std::string Describe() const override { return "counting"; }
+  int calls = 0;
+  Activation last_act = Activation::kNone;
+
+ private:
+  Tensor w_, b_;
+};
+
+TEST(LinearKernelTest, KernelReplacesTheArithmeticAndFusesTheActivation) {
+  auto mlp = MakeMlp(MlpConfig{{6, 5, 3}}, 3);
+  Rng rng(4);
+  Tensor x = Tensor::Randn({7, 6}, rng);
+  NoGradGuard no_grad;
+  Tensor plain = mlp->Forward(x);
+  auto& first = dynamic_cast<Linear&>((*mlp)[0]);
+  auto kernel = std::make_shared<CountingKernel>(first.weight().Clone(), first.bias().Clone());
+  first.SetKernel(kernel);
+  EXPECT_THAT(first.Describe(), HasSubstr("counting"));
+  // Even on the reference backend (no fused epilogues) the kernel gets the ReLU.
+  ExpectAllClose(mlp->Forward(x), plain, 1e-6f);
+  EXPECT_EQ(kernel->calls, 1);
+  EXPECT_EQ(kernel->last_act, Activation::kRelu);
+  // The float weights are no longer read.
+  first.weight().Fill(0.0f);
+  ExpectAllClose(mlp->Forward(x), plain, 1e-6f);
+  first.SetKernel(nullptr);
+  Tensor zeroed = mlp->Forward(x);
+  float diff = 0.0f;
+  for (int64_t i = 0; i < zeroed.numel(); ++i) {
+    diff = std::max(diff, std::abs(zeroed.data()[i] - plain.data()[i]));
+  }
+  EXPECT_GT(diff, 1e-3f);
+}
+
+TEST(LinearKernelDeathTest, KernelIsInferenceOnly) {
+  Rng rng(1);
+  Linear linear(4, 2, rng);
+  linear.SetKernel(std::make_shared<CountingKernel>(linear.weight().Clone(), linear.bias().Clone()));
+  Tensor x = Tensor::Randn({1, 4}, rng).set_requires_grad(true);
+  EXPECT_DEATH(linear.Forward(x), "inference-only");
 }
 
 // --- Attention and GPT --------------------------------------------------------------

@@ -80,9 +80,19 @@ Linear::Linear(int64_t in_features, int64_t out_features, Rng& rng, Bias bias)
                              : &no_bias_;
 }
 
+Tensor Linear::RunKernel(const Tensor& x, Activation act) {
+  TT_CHECK(!x.requires_grad(), Describe(), ": a Linear with a kernel is inference-only, "
+           "but its input requires a gradient");
+  Tensor y = kernel_->Forward(x, act);
+  TT_CHECK(y.dim() == x.dim() && y.shape().back() == out_, Describe(),
+           ": kernel returned shape ", ShapeToString(y.shape()));
+  return y;
+}
+
 Tensor Linear::Forward(const Tensor& x) {
   TT_CHECK(x.dim() >= 1 && x.shape().back() == in_, "Linear(", in_, " -> ", out_,
            "): input shape ", ShapeToString(x.shape()), " does not end in ", in_);
+  if (kernel_ != nullptr) return RunKernel(x, Activation::kNone);
   Tensor y = MatMul(x.dim() == 1 ? Reshape(x, {1, in_}) : x, *weight_);
   if (bias_->defined()) y = Add(y, *bias_);
   return x.dim() == 1 ? Reshape(y, {out_}) : y;
@@ -91,10 +101,16 @@ Tensor Linear::Forward(const Tensor& x) {
 Tensor Linear::ForwardAct(const Tensor& x, Activation act) {
   TT_CHECK(x.dim() >= 1 && x.shape().back() == in_, "Linear(", in_, " -> ", out_,
            "): input shape ", ShapeToString(x.shape()), " does not end in ", in_);
+  if (kernel_ != nullptr) return RunKernel(x, act);
   return LinearAct(x, *weight_, *bias_, act);
 }
 
-std::string Linear::Describe() const { return absl::StrCat("Linear(", in_, " -> ", out_, ")"); }
+std::string Linear::Describe() const {
+  if (kernel_ != nullptr) {
+    return absl::StrCat("Linear(", in_, " -> ", out_, ", ", kernel_->Describe(), ")");
+  }
+  return absl::StrCat("Linear(", in_, " -> ", out_, ")");
+}
 
 Conv2dLayer::Conv2dLayer(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Rng& rng,
                Conv2dOptions options)
@@ -158,7 +174,9 @@ Tensor Sequential::Forward(const Tensor& x) {
   Tensor h = x;
   for (size_t i = 0; i < layers_.size(); ++i) {
     LayerScope scope([&] { return absl::StrCat(i, ": ", layers_[i]->Describe()); });
-    auto* linear = fuse ? dynamic_cast<Linear*>(layers_[i]) : nullptr;
+    auto* linear = dynamic_cast<Linear*>(layers_[i]);
+    // A Linear with a kernel always fuses its activation (kernels take one).
+    if (linear != nullptr && !fuse && linear->kernel() == nullptr) linear = nullptr;
     if (linear != nullptr && i + 1 < layers_.size()) {
       const Activation act = FusableActivation(layers_[i + 1]);
       const Tensor* params[] = {&h, &linear->weight(), &linear->bias()};

@@ -81,6 +81,19 @@ class Layer : public Module {
   virtual Tensor Forward(const Tensor& x) = 0;
 };
 
+// An inference-only replacement for a Linear layer's arithmetic: the seam through which
+// later modules run a Linear on other weights (int8/int4 weight-only quantization,
+// sparse CSR) without touching model code. The kernel holds its own copy of the weights
+// in its own format; Linear::SetKernel routes Forward and ForwardAct to it.
+class LinearKernel {
+ public:
+  virtual ~LinearKernel() = default;
+  // act(x W + b) for x of shape (..., in); returns (..., out). No autograd.
+  virtual Tensor Forward(const Tensor& x, Activation act) = 0;
+  // A short label for Describe(), e.g. "int4 weights, blocks of 32".
+  virtual std::string Describe() const = 0;
+};
+
 // x: (..., in) -> (..., out). weight is stored (in, out): y = x W + b.
 class Linear : public Layer {
  public:
@@ -92,12 +105,24 @@ class Linear : public Layer {
   std::string Describe() const override;
   Tensor& weight() { return *weight_; }
   Tensor& bias() { return *bias_; }  // undefined when built with Bias::kNo
+  int64_t in_features() const { return in_; }
+  int64_t out_features() const { return out_; }
+
+  // Routes Forward/ForwardAct to `kernel` (nullptr restores the float path). With a
+  // kernel set the layer is inference-only: an input that requires a gradient is a
+  // TT_CHECK failure, and the float weight/bias are no longer read (callers may shrink
+  // them, e.g. to save memory). Describe() names the kernel.
+  void SetKernel(std::shared_ptr<LinearKernel> kernel) { kernel_ = std::move(kernel); }
+  LinearKernel* kernel() const { return kernel_.get(); }
 
  private:
+  Tensor RunKernel(const Tensor& x, Activation act);
+
   int64_t in_, out_;
   Tensor* weight_;
   Tensor* bias_;
   Tensor no_bias_;
+  std::shared_ptr<LinearKernel> kernel_;
 };
 
 // x: (N, C, H, W) -> (N, OC, OH, OW); weight (OC, C, K, K), bias (OC).
