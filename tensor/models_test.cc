@@ -259,6 +259,28 @@ TEST(LinearKernelTest, KernelReplacesTheArithmeticAndFusesTheActivation) {
   EXPECT_GT(diff, 1e-3f);
 }
 
+TEST(NnTest, VisitModulesListsEveryLayerWithItsPath) {
+  GptConfig c;
+  c.vocab_size = 11;
+  c.d_model = 8;
+  c.num_heads = 2;
+  c.num_layers = 2;
+  c.context_length = 16;
+  Gpt gpt(c, 1);
+  std::vector<std::string> linears;
+  gpt.VisitModules([&](const std::string& path, Module& m) {
+    if (dynamic_cast<Linear*>(&m) != nullptr) {
+      linears.push_back(path);
+      // Every Linear's parameters are named under its path.
+      bool found = false;
+      for (const auto& [name, p] : gpt.NamedParameters()) found |= name == path + ".weight";
+      EXPECT_TRUE(found) << path;
+    }
+  });
+  // qkv, proj and the two MLP layers per block, plus the LM head.
+  EXPECT_EQ(linears.size(), 2u * 4u + 1u);
+}
+
 TEST(LinearKernelDeathTest, KernelIsInferenceOnly) {
   Rng rng(1);
   Linear linear(4, 2, rng);

@@ -24,6 +24,18 @@ void Module::CollectParameters(const std::string& prefix, NamedTensors* out) con
   }
 }
 
+void Module::VisitModulesUnder(const std::string& prefix,
+                               const std::function<void(const std::string&, Module&)>& fn) {
+  for (auto& [name, child] : children_) {
+    fn(prefix + name, *child);
+    child->VisitModulesUnder(prefix + name + ".", fn);
+  }
+}
+
+void Module::VisitModules(const std::function<void(const std::string&, Module&)>& fn) {
+  VisitModulesUnder("", fn);
+}
+
 NamedTensors Module::NamedParameters() const {
   NamedTensors out;
   CollectParameters("", &out);

@@ -20,6 +20,7 @@
 #define TT_TENSOR_NN_H_
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -53,6 +54,14 @@ class Module {
   // A multi-line summary: each module, its parameter count, and the total.
   std::string Summary() const;
 
+  // Calls fn(path, module) for every descendant module, depth first in registration
+  // order, with paths in NamedParameters' style ("blocks.0.attn.qkv"); not for this
+  // module itself. This is how later modules find the layers to quantize or prune:
+  //   model.VisitModules([](const std::string& path, Module& m) {
+  //     if (auto* linear = dynamic_cast<Linear*>(&m)) ...
+  //   });
+  void VisitModules(const std::function<void(const std::string& path, Module& module)>& fn);
+
  protected:
   // Registers a parameter (it will require gradients); returns the stored handle.
   Tensor& AddParameter(std::string name, Tensor value);
@@ -67,6 +76,8 @@ class Module {
  private:
   void SetTraining(bool training);
   void CollectParameters(const std::string& prefix, NamedTensors* out) const;
+  void VisitModulesUnder(const std::string& prefix,
+                         const std::function<void(const std::string&, Module&)>& fn);
   void SummaryLines(const std::string& prefix, int depth, std::string* out) const;
 
   // A deque: handles returned by AddParameter stay valid as more are added.
