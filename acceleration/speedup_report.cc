@@ -166,8 +166,8 @@ absl::StatusOr<EpochResult> TrainOneEpoch(bool cnn, tensor::Backend* backend,
   tensor::ScopedBackend use(backend);
   tensor::DataLoader::Options o;
   o.batch_size = 64;
-  o.mean = 0.2860f;
-  o.stddev = 0.3530f;
+  o.mean = tt::tensor::kFashionMnistMean;
+  o.stddev = tt::tensor::kFashionMnistStddev;
   if (cnn) o.example_shape = {1, 28, 28};
   tensor::DataLoader::Options shuffled = o;
   shuffled.order = tensor::DataLoader::Order::kShuffled;

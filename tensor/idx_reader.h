@@ -47,6 +47,12 @@ absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path);
 // gzopen report a missing file only through errno, and open a folder without complaint.
 absl::Status CheckRegularFile(const std::string& path);
 
+// Fashion-MNIST pixel statistics over the training set (pixels scaled to [0, 1]): the
+// normalization every model of the course is trained and evaluated with
+// (DataLoader::Options mean/stddev).
+inline constexpr float kFashionMnistMean = 0.2860f;
+inline constexpr float kFashionMnistStddev = 0.3530f;
+
 // Which half of Fashion-MNIST to load: 60000 training or 10000 test examples.
 enum class Split { kTrain, kTest };
 

@@ -145,6 +145,10 @@ class Conv2dLayer : public Layer {
   std::string Describe() const override;
   Tensor& weight() { return *weight_; }
   Tensor& bias() { return *bias_; }
+  int64_t in_channels() const { return in_; }
+  int64_t out_channels() const { return out_; }
+  int64_t kernel_size() const { return kernel_; }
+  const Conv2dOptions& options() const { return options_; }
 
  private:
   int64_t in_, out_, kernel_;
@@ -158,6 +162,8 @@ class MaxPool2dLayer : public Layer {
   MaxPool2dLayer(int64_t kernel, int64_t stride) : kernel_(kernel), stride_(stride) {}
   Tensor Forward(const Tensor& x) override { return tensor::MaxPool2d(x, kernel_, stride_); }
   std::string Describe() const override;
+  int64_t kernel() const { return kernel_; }
+  int64_t stride() const { return stride_; }
 
  private:
   int64_t kernel_, stride_;

@@ -84,6 +84,7 @@ std::vector<EpochStats> Fit(Layer& model, Optimizer& optimizer, DataLoader& trai
       optimizer.ZeroGrad();
       loss.Backward();
       optimizer.Step();
+      if (options.after_step) options.after_step();
       ++step;
       ++b;
       const int64_t n = static_cast<int64_t>(batch.labels.size());

@@ -12,6 +12,7 @@
 #define TT_TENSOR_TRAIN_H_
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "tensor/data_loader.h"
@@ -46,6 +47,9 @@ struct FitOptions {
   const LrSchedule* schedule = nullptr;  // per step; nullptr keeps the optimizer's lr
   Progress progress = Progress::kAuto;   // kAuto: a bar on a terminal, else lines
   int64_t lines_per_epoch = 10;          // with kLines
+  // Called after every optimizer step, e.g. to re-apply pruning masks so that pruned
+  // weights stay zero while the others train. Empty: nothing.
+  std::function<void()> after_step;
 };
 
 // Trains with cross-entropy, one optimizer step per batch.

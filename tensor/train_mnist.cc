@@ -38,9 +38,8 @@ ABSL_FLAG(std::string, save, "", "save the trained model to this file (.ttm)");
 namespace tt::tensor {
 namespace {
 
-// Fashion-MNIST pixel statistics over the training set (pixels scaled to [0, 1]).
-constexpr float kPixelMean = 0.2860f;
-constexpr float kPixelStddev = 0.3530f;
+constexpr float kPixelMean = kFashionMnistMean;
+constexpr float kPixelStddev = kFashionMnistStddev;
 
 absl::Status Run() {
   const std::string model_name = absl::GetFlag(FLAGS_model);

@@ -25,8 +25,8 @@ RunResult TrainMlpOnSubset(uint64_t seed) {
   EXPECT_TRUE(test.ok()) << test.status();
   DataLoader::Options opts;
   opts.batch_size = 64;
-  opts.mean = 0.2860f;
-  opts.stddev = 0.3530f;
+  opts.mean = kFashionMnistMean;
+  opts.stddev = kFashionMnistStddev;
   DataLoader::Options shuffled = opts;
   shuffled.order = DataLoader::Order::kShuffled;
   shuffled.seed = seed;
@@ -55,6 +55,31 @@ TEST(TrainTest, SeededSubsetRunLearnsAndIsReproducible) {
   RunResult b = TrainMlpOnSubset(5);
   EXPECT_EQ(a.history[1].train_loss, b.history[1].train_loss) << "same seed, same run";
   EXPECT_EQ(a.test.accuracy, b.test.accuracy);
+}
+
+TEST(TrainTest, AfterStepRunsAfterEveryOptimizerStep) {
+  Rng rng(1);
+  Dataset d;
+  d.images = Tensor::Randn({10, 4}, rng);
+  d.labels = std::vector<int32_t>(10, 1);
+  DataLoader::Options opts;
+  opts.batch_size = 3;  // 4 batches per epoch
+  auto loader = DataLoader::Create(&d, opts);
+  ASSERT_TRUE(loader.ok());
+  auto model = MakeMlp(MlpConfig{{4, 3, 2}}, 1);
+  Sgd sgd(model->Parameters(), {.lr = 0.1f});
+  Tensor w = (*model->NamedParameters().begin()).second;
+  FitOptions fit;
+  fit.epochs = 2;
+  fit.progress = FitOptions::Progress::kNone;
+  int calls = 0;
+  fit.after_step = [&] {
+    ++calls;
+    w.data()[0] = 0.0f;  // e.g. a pruning mask: the weight must stay zero
+  };
+  Fit(*model, sgd, *loader, fit);
+  EXPECT_EQ(calls, 8);
+  EXPECT_EQ(w.data()[0], 0.0f);
 }
 
 }  // namespace
