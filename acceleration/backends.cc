@@ -14,6 +14,7 @@
 #include "acceleration/cpu_features.h"
 #include "acceleration/elementwise.h"
 #include "acceleration/gemm.h"
+#include "acceleration/im2col.h"
 #include "acceleration/max_pool.h"
 #include "acceleration/xnnpack_gemm.h"
 #include "tensor/check.h"
@@ -41,18 +42,10 @@ GemmArgs MakeArgs(tensor::Trans ta, tensor::Trans tb, int64_t m, int64_t n, int6
   return g;
 }
 
-// Below this many rows of C, packing B costs more than it saves: a batch-1 Linear
-// would copy all of its weights to multiply one row. Such products run unpacked
-// (GemmIkj streams each row of B once, vectorized by the compiler).
-constexpr int64_t kUnpackedMaxRows = 8;
-
-// The packed path on `pool` (nullptr: one thread), or the unpacked one for a few rows.
+// The GEMM on `pool` (nullptr: one thread). A few rows (a batch-1 Linear) are not
+// packed: GemmThreaded sends M <= kGemmSmallMMaxRows to GemmSmallM itself.
 void RunGemm(const GemmArgs& g, ThreadPool* pool, double min_flops) {
-  if (g.m < kUnpackedMaxRows && g.ta == tensor::Trans::kNo && g.tb == tensor::Trans::kNo) {
-    GemmIkj(g);
-  } else {
-    GemmThreaded(g, ActiveIsa(), pool, min_flops);
-  }
+  GemmThreaded(g, ActiveIsa(), pool, min_flops);
 }
 
 // tensor's Gemm signature on the packed single-threaded path: XNNPACK's fallback.
@@ -110,6 +103,16 @@ void SimdBackend::SoftmaxRows(const float* x, float* y, int64_t rows, int64_t co
 void SimdBackend::MaxPool2d(const float* x, int64_t planes, int64_t h, int64_t w,
                             int64_t kernel, int64_t stride, float* y, int32_t* argmax) {
   VMaxPool2d(x, planes, h, w, kernel, stride, y, argmax);
+}
+
+void SimdBackend::Im2Col(const tensor::ConvGeometry& g, const float* x, float* cols,
+                         int64_t ld) {
+  VIm2Col(g, x, cols, ld);
+}
+
+void SimdBackend::Col2Im(const tensor::ConvGeometry& g, const float* cols, int64_t ld,
+                         float* dx) {
+  VCol2Im(g, cols, ld, dx);
 }
 
 // --- XNNPACK ----------------------------------------------------------------------------

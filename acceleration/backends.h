@@ -6,14 +6,16 @@
 //   bazel run //acceleration:train_mnist -- --model=cnn --backend=auto
 //   tt::tensor::ScopedBackend fast(tt::tensor::FindBackend("auto").value());
 //
-// | name            | GEMM                                   | elementwise, softmax, max-pool |
-// |-----------------|----------------------------------------|--------------------------------|
-// | "blocked"       | GemmBlocked (cache blocking, no SIMD)  | reference                      |
-// | "simd"          | GemmPacked, one thread                 | vectorized (elementwise.h)     |
-// | "simd_threaded" | GemmThreaded on DefaultThreadPool()    | vectorized                     |
-// | "xnnpack"       | XNNPACK fully connected for pinned     | vectorized                     |
-// |                 | weights, else "simd"                   |                                |
-// | "auto"          | per shape, from a DispatchTable        | vectorized                     |
+// | name            | GEMM                                   | elementwise, softmax, max-pool, |
+// |                 |                                        | im2col / col2im                 |
+// |-----------------|----------------------------------------|---------------------------------|
+// | "blocked"       | GemmBlocked (cache blocking, no SIMD)  | reference                       |
+// | "simd"          | GemmPacked, one thread (M <= 7:        | vectorized (elementwise.h,      |
+// |                 | GemmSmallM, no packing)                | max_pool.h, im2col.h)           |
+// | "simd_threaded" | GemmThreaded on DefaultThreadPool()    | vectorized                      |
+// | "xnnpack"       | XNNPACK fully connected for pinned     | vectorized                      |
+// |                 | weights, else "simd"                   |                                 |
+// | "auto"          | per shape, from a DispatchTable        | vectorized                      |
 //
 // All but "blocked" prefer fused epilogues, so in inference Linear + ReLU/GELU run as one
 // GemmBiasAct. Every backend computes the same contract as tensor's ReferenceBackend;
@@ -61,6 +63,8 @@ class SimdBackend : public tensor::ReferenceBackend {
   void SoftmaxRows(const float* x, float* y, int64_t rows, int64_t cols, bool log) override;
   void MaxPool2d(const float* x, int64_t planes, int64_t h, int64_t w, int64_t kernel,
                  int64_t stride, float* y, int32_t* argmax) override;
+  void Im2Col(const tensor::ConvGeometry& g, const float* x, float* cols, int64_t ld) override;
+  void Col2Im(const tensor::ConvGeometry& g, const float* cols, int64_t ld, float* dx) override;
   bool PrefersFusedEpilogue() const override { return true; }
 
  protected:

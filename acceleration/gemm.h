@@ -9,6 +9,9 @@
 //   GemmPacked    BLIS-style: A and B copied into micro-panels (transposes handled there),
 //                 NC/KC/MC blocking sized from L1/L2/L3, and a register-blocked SIMD
 //                 micro-kernel per ISA (AVX-512 14x32, AVX2+FMA 6x16, scalar 4x8).
+//   GemmSmallM    A few rows (M <= 7, e.g. batch 1): no packing; B streamed once from
+//                 where it is stored, an M x (up to 256) block of C in registers.
+//                 GemmPacked and GemmThreaded route small M here themselves.
 //   GemmThreaded  GemmPacked with the M blocks split over a thread pool and the packed B
 //                 block shared; single-threaded below a measured size threshold.
 //
@@ -69,8 +72,37 @@ void CheckGemmArgs(const GemmArgs& args, const char* caller);
 void GemmNaive(const GemmArgs& args);
 void GemmIkj(const GemmArgs& args);
 void GemmBlocked(const GemmArgs& args);
-// `isa` selects the micro-kernel; it must be supported (TT_CHECK).
+// `isa` selects the micro-kernel; it must be supported (TT_CHECK). Small M (and
+// GemmUsesSmallM's other shapes) run GemmSmallM instead (same contract).
 void GemmPacked(const GemmArgs& args, Isa isa);
+
+// Up to this many rows, GemmPacked and GemmThreaded compute the product with GemmSmallM:
+// packing B to use each of its values M times costs more than it saves (at M = 1 the
+// copy costs as much as the product), and a 14-row micro-kernel tile would be mostly
+// padding. Measured crossover: the module README (small-M section).
+inline constexpr int64_t kGemmSmallMMaxRows = 7;
+
+// Whether GemmPacked and GemmThreaded hand `args` to GemmSmallM, from crossovers
+// measured on this machine (one thread, GemmSmallM / packed time; the module README):
+//   - M <= kGemmSmallMMaxRows: always (0.17-0.3 at M = 1..7 against 784x256 weights);
+//   - tb == kNo, M <= 16: always (0.4-1.0 for B from 27 KB to 4 MB);
+//   - tb == kNo, M <= 32, K >= 64 and B (K x N floats) in half of L2: B re-read from L2
+//     by each group of 7 rows beats packing it (0.62-0.80 at B = 0.1-1 MB; at M = 64 the
+//     gain shrinks to 0.8-1.0, and B beyond L2 loses: 1.05-1.3);
+//   - tb == kYes, N <= 16, K >= 256, any M: dot products with few columns, e.g. a
+//     convolution's weight gradient dY (16, 50176) x cols^T (50176, 9), where the
+//     packed 32-column tile is at least half padding (0.34-0.9; above 1 below K = 256).
+bool GemmUsesSmallM(const GemmArgs& args);
+
+// The small-M rung: op(B) is read once from where it is stored, in blocks of up to 256
+// columns whose M x 256 accumulators stay in registers (tb == kYes: 4 x 4 blocks of dot
+// products, K in chunks of 512); alpha * op(A) is used in place or copied (M x K
+// floats). Any M is correct (rows go in groups of 7, each group streaming B again); it
+// is fast for the shapes of GemmUsesSmallM. `isa` must be supported (TT_CHECK).
+// Each C element is summed the same way whichever block or thread computes it (one chain
+// of FMAs over K, or over each K chunk for tb == kYes), so the result does not depend on
+// how the columns are split over threads.
+void GemmSmallM(const GemmArgs& args, Isa isa);
 
 // Below this many FLOPs (2*M*N*K) GemmThreaded stays on one thread. Measured on the
 // 2-vCPU Sapphire Rapids VM (gemm_report, square sizes, 2 threads over 1 from medians,
@@ -82,8 +114,9 @@ inline constexpr double kGemmThreadedMinFlops = 12.0e6;
 // GemmPacked with the M blocks (and N, when M is small) split over `pool`, when
 // 2*M*N*K >= min_flops and the pool has 2 or more threads; otherwise exactly GemmPacked
 // on the calling thread (pool may be nullptr). min_flops = 0 always splits (to measure
-// the crossover). Results are bitwise equal to GemmPacked's: the split decides which
-// thread computes a C tile, not the order of its sums.
+// the crossover). GemmUsesSmallM shapes: GemmSmallM, its columns split over the pool
+// under the same rule. Results are bitwise equal to GemmPacked's: the split decides
+// which thread computes a C tile, not the order of its sums.
 void GemmThreaded(const GemmArgs& args, Isa isa, ThreadPool* pool,
                   double min_flops = kGemmThreadedMinFlops);
 

@@ -4,6 +4,7 @@
 //   bazel run //acceleration:gemm_benchmark                          # everything
 //   bazel run //acceleration:gemm_benchmark -- --benchmark_filter='Packed|Xnnpack'
 //   bazel run //acceleration:gemm_benchmark -- --benchmark_filter=Blocking  # kc x mc sweep
+//   bazel run //acceleration:gemm_benchmark -- --benchmark_filter=SmallM    # batch-1 layers
 //
 // GemmNaive stops at 512 (1024 takes over a second per call; gemm_report measures it
 // once), so the one-iteration run under `bazel test` stays short. Wall-clock time
@@ -84,6 +85,39 @@ void BM_GemmThreaded(benchmark::State& state) {
   SetFlops(state, state.range(0));
 }
 
+// GemmSmallM on the batch-1 layers of the reference models, back to back (the weights
+// stay in L2, as in a model's forward loop), per ISA: C(M,N) = A(M,K) B(K,N).
+void BM_GemmSmallM(benchmark::State& state) {
+  const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
+  const Isa isa = static_cast<Isa>(state.range(3));
+  if (!IsaSupported(isa)) return state.SkipWithError("ISA not supported");
+  state.SetLabel(IsaName(isa));
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> a(m * k), b(k * n), c(m * n);
+  for (float& v : a) v = u(rng);
+  for (float& v : b) v = u(rng);
+  GemmArgs g;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.a = a.data();
+  g.lda = k;
+  g.b = b.data();
+  g.ldb = n;
+  g.c = c.data();
+  g.ldc = n;
+  for (auto _ : state) {
+    GemmSmallM(g, isa);
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * m * n * k * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+  state.counters["B_GB/s"] =
+      benchmark::Counter(4.0 * n * k * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+}
+
 // The cache-blocking sweep behind ComputeBlocking's rules: GemmPacked at 1024^3 with
 // explicit (kc, mc); nc stays the machine's.
 void BM_PackedBlocking(benchmark::State& state) {
@@ -149,6 +183,14 @@ BENCHMARK(BM_GemmPacked)
 BENCHMARK(BM_GemmThreaded)
     ->ArgNames({"n", "threads"})
     ->ArgsProduct({{64, 128, 256, 512, 1024}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_GemmSmallM)
+    ->ArgNames({"m", "n", "k", "isa"})
+    ->ArgsProduct({{1, 4, 7}, {256}, {784}, {1, 2}})
+    ->Args({1, 128, 256, 2})
+    ->Args({1, 10, 128, 2})
+    ->Args({1, 128, 1568, 2})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_PackedBlocking)

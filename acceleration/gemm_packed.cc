@@ -155,6 +155,8 @@ void GemmPackedWithBlocking(const GemmArgs& g, Isa isa, const Blocking& bl) {
 }  // namespace internal
 
 void GemmPacked(const GemmArgs& args, Isa isa) {
+  CheckGemmArgs(args, "GemmPacked");
+  if (GemmUsesSmallM(args)) return GemmSmallM(args, isa);
   internal::GemmPackedWithBlocking(args, isa,
                                    internal::DefaultBlocking(internal::UkernelFor(isa)));
 }

@@ -247,10 +247,19 @@ std::vector<GemmCase> QuickGemmCases() {
   return cases;
 }
 
-::testing::AssertionResult CheckGemm(const GemmFn& fn, const GemmCase& c, uint32_t seed) {
+namespace {
+
+// CheckGemm, plus a comparison with `other`'s result when it is given.
+::testing::AssertionResult CheckGemmImpl(const GemmFn& fn, const GemmFn* other,
+                                         const GemmCase& c, uint32_t seed) {
   const Problem p = MakeProblem(c, seed);
   std::vector<float> out = p.c0;
   fn(p.Args(out.data()));
+  std::vector<float> other_out;
+  if (other != nullptr) {
+    other_out = p.c0;
+    (*other)(p.Args(other_out.data()));
+  }
 
   // tensor's reference, with its own epilogue ops.
   std::vector<float> ref = p.c0;
@@ -316,12 +325,29 @@ std::vector<GemmCase> QuickGemmCases() {
       } else if (!(std::fabs(got - reference) <= 2 * tol)) {
         fail(i, j, absl::StrCat("got ", got, ", ReferenceBackend ", reference, ", error ",
                                 std::fabs(got - reference), " > 2 x tolerance ", 2 * tol));
+      } else if (other != nullptr) {
+        const double theirs = other_out[i * p.ldc + j];
+        if (!(std::fabs(got - theirs) <= 2 * tol)) {
+          fail(i, j, absl::StrCat("got ", got, ", the other function ", theirs, ", error ",
+                                  std::fabs(got - theirs), " > 2 x tolerance ", 2 * tol));
+        }
       }
     }
   }
   if (bad == 0) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure()
          << c.ToString() << ": " << bad << " wrong elements" << first_errors;
+}
+
+}  // namespace
+
+::testing::AssertionResult CheckGemm(const GemmFn& fn, const GemmCase& c, uint32_t seed) {
+  return CheckGemmImpl(fn, nullptr, c, seed);
+}
+
+::testing::AssertionResult CheckGemmAgainst(const GemmFn& fn, const GemmFn& other,
+                                            const GemmCase& c, uint32_t seed) {
+  return CheckGemmImpl(fn, &other, c, seed);
 }
 
 void ExpectGemmPasses(const GemmFn& fn, const std::vector<GemmCase>& cases) {

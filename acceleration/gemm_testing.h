@@ -58,6 +58,11 @@ using GemmFn = std::function<void(const GemmArgs& args)>;
 // Runs fn on random data for `c` (seeded) and checks the result as described above.
 ::testing::AssertionResult CheckGemm(const GemmFn& fn, const GemmCase& c, uint32_t seed = 1);
 
+// CheckGemm, and also: fn's C within twice the tolerance of `other`'s C on the same
+// problem (e.g. a fast rung against GemmNaive).
+::testing::AssertionResult CheckGemmAgainst(const GemmFn& fn, const GemmFn& other,
+                                            const GemmCase& c, uint32_t seed = 1);
+
 // Runs every case through fn, one EXPECT per case, with the case in the message.
 void ExpectGemmPasses(const GemmFn& fn, const std::vector<GemmCase>& cases);
 

@@ -119,11 +119,14 @@ void GemmThreadedAlways(const GemmArgs& g, Isa isa, ThreadPool* pool, const Bloc
 }  // namespace internal
 
 void GemmThreaded(const GemmArgs& args, Isa isa, ThreadPool* pool, double min_flops) {
-  const internal::Blocking bl = internal::DefaultBlocking(internal::UkernelFor(isa));
   const double flops = 2.0 * args.m * args.n * args.k;
-  if (pool == nullptr || pool->size() == 1 || flops < min_flops) {
-    return internal::GemmPackedWithBlocking(args, isa, bl);
+  const bool one_thread = pool == nullptr || pool->size() == 1 || flops < min_flops;
+  if (GemmUsesSmallM(args)) {
+    CheckGemmArgs(args, "GemmThreaded");
+    return internal::GemmSmallMThreaded(args, isa, one_thread ? nullptr : pool);
   }
+  const internal::Blocking bl = internal::DefaultBlocking(internal::UkernelFor(isa));
+  if (one_thread) return internal::GemmPackedWithBlocking(args, isa, bl);
   internal::GemmThreadedAlways(args, isa, pool, bl);
 }
 

@@ -5,11 +5,14 @@
 //   bazel run -c opt //acceleration:speedup_report -- --json=/tmp/acceleration.json
 //
 // --quick shrinks every budget and skips the full training epochs (the report's test).
+// --sections=models (or any of ladder,smallm,contention,models,training) runs only those parts,
+// e.g. to re-measure the batch-1 latencies without the ten-minute rest.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,9 +20,11 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "acceleration/backends.h"
 #include "acceleration/cpu_features.h"
 #include "acceleration/gemm.h"
+#include "acceleration/internal/gemm_packed_internal.h"
 #include "acceleration/thread_pool.h"
 #include "acceleration/xnnpack_gemm.h"
 #include "profiling/roofline.h"
@@ -30,11 +35,14 @@
 #include "tensor/idx_reader.h"
 #include "tensor/models.h"
 #include "tensor/ops.h"
+#include "tensor/optim.h"
 #include "tensor/train.h"
 
 ABSL_FLAG(std::string, json, "", "write the figures to this file as one flat JSON object");
 ABSL_FLAG(bool, quick, false, "tiny budgets, no full epochs: checks the report runs");
 ABSL_FLAG(bool, contention, true, "also measure GEMM while a competing process runs");
+ABSL_FLAG(std::string, sections, "ladder,smallm,contention,models,training",
+          "comma-separated parts to run: ladder, smallm, contention, models, training");
 
 namespace tt::accel {
 namespace {
@@ -123,6 +131,87 @@ absl::StatusOr<LadderRow> MeasureLadder(Problem& p, bool quick, bool with_naive,
   return row;
 }
 
+// The batch-1 layers of the reference models (and the row-count crossover) through
+// GemmSmallM, against the packed path it replaced for them, the i-k-j rung, tensor's
+// reference GEMM and XNNPACK (weights packed once); one thread, interleaved.
+absl::Status MeasureSmallM(bool quick, tensor::FlatJson& json) {
+  std::printf("\n== small M (batch-1 layers), one thread: GFLOP/s, and B's bytes / time in GB/s\n");
+  std::printf("%-22s %8s %8s %8s %9s %8s %9s %9s\n", "layer", "small-M", "packed", "ikj",
+              "reference", "xnnpack", "small/xnn", "B GB/s");
+  struct Layer {
+    const char* name;
+    int64_t m, n, k;
+    const char* key;  // JSON key, or nullptr
+  };
+  const Layer layers[] = {
+      {"mlp fc1 1x784x256", 1, 256, 784, "smallm_gflops_mlp_fc1"},
+      {"mlp fc2 1x256x128", 1, 128, 256, nullptr},
+      {"mlp fc3 1x128x10", 1, 10, 128, nullptr},
+      {"cnn fc1 1x1568x128", 1, 128, 1568, "smallm_gflops_cnn_fc1"},
+      {"4x784x256", 4, 256, 784, nullptr},
+      {"7x784x256", 7, 256, 784, nullptr},
+  };
+  const Isa isa = ActiveIsa();
+  const internal::Blocking bl = internal::DefaultBlocking(internal::UkernelFor(isa));
+  for (const Layer& l : layers) {
+    Problem p(l.name, l.m, l.n, l.k);
+    std::vector<prof::NamedFunction> fns = {
+        {"small-M", [&] { GemmSmallM(p.Args(), isa); }},
+        {"packed", [&] { internal::GemmPackedWithBlocking(p.Args(), isa, bl); }},
+        {"ikj", [&] { GemmIkj(p.Args()); }},
+        {"reference", [&] {
+           tensor::ReferenceBackend().Gemm(tensor::Trans::kNo, tensor::Trans::kNo, p.m, p.n, p.k,
+                                           1.0f, p.a.data(), p.k, p.b.data(), p.n, 0.0f,
+                                           p.c.data(), p.n);
+         }},
+    };
+    auto fc = XnnpackFullyConnected::Create(p.b.data(), nullptr, p.k, p.n);
+    if (fc.ok()) {
+      fns.push_back({"xnnpack", [&] {
+                       TT_CHECK((*fc)->Run(p.a.data(), p.m, p.c.data(), nullptr).ok(), "xnnpack");
+                     }});
+    }
+    TT_ASSIGN_OR_RETURN(std::vector<Measurement> ms,
+                        prof::MeasureInterleaved(fns, Budget(quick, 0.2)));
+    auto gflops = [&](size_t i) { return p.flops() / Median(ms, i); };
+    const double xnn = fc.ok() ? gflops(4) : 0.0;
+    std::printf("%-22s %8.1f %8.1f %8.1f %9.1f %8.1f %8.2fx %9.1f\n", l.name, gflops(0), gflops(1),
+                gflops(2), gflops(3), xnn, xnn > 0 ? gflops(0) / xnn : 0.0,
+                4.0 * p.k * p.n / Median(ms, 0));
+    if (l.key != nullptr) {
+      json.Add(l.key, gflops(0));
+      if (xnn > 0) json.Add(absl::StrCat(l.key, "_vs_xnnpack"), gflops(0) / xnn);
+    }
+  }
+  // Where packing starts to pay: M rows against the 784x256 weights, and the CNN's
+  // convolution GEMMs (filters x patches) at batch 1 and 64.
+  std::printf("\nGemmSmallM / packed time ratio (< 1: small-M faster); M x N x K\n");
+  struct Shape {
+    int64_t m, n, k;
+  };
+  std::vector<Shape> shapes;
+  for (int64_t m : {1, 2, 4, 7, 8, 10, 14, 16, 28, 64}) shapes.push_back({m, 256, 784});
+  for (Shape conv : {Shape{16, 784, 9}, Shape{32, 196, 144}, Shape{16, 64 * 784, 9},
+                     Shape{32, 64 * 196, 144}}) {
+    shapes.push_back(conv);
+  }
+  for (const Shape& sh : shapes) {
+    const int64_t m = sh.m;
+    Problem p(absl::StrCat(m), m, sh.n, sh.k);
+    std::vector<prof::NamedFunction> fns = {
+        {"small-M", [&] { GemmSmallM(p.Args(), isa); }},
+        {"packed", [&] { internal::GemmPackedWithBlocking(p.Args(), isa, bl); }},
+    };
+    TT_ASSIGN_OR_RETURN(std::vector<Measurement> ms,
+                        prof::MeasureInterleaved(fns, Budget(quick, 0.1)));
+    std::printf("  %4lld x %5lld x %4lld %6.2f  (%.1f vs %.1f GFLOP/s)\n",
+                static_cast<long long>(m), static_cast<long long>(sh.n),
+                static_cast<long long>(sh.k), Median(ms, 0) / Median(ms, 1),
+                p.flops() / Median(ms, 0), p.flops() / Median(ms, 1));
+  }
+  return absl::OkStatus();
+}
+
 // A child process that burns one core until killed: the "competing process".
 pid_t StartBusyProcess() {
   pid_t pid = fork();
@@ -187,6 +276,17 @@ absl::StatusOr<EpochResult> TrainOneEpoch(bool cnn, tensor::Backend* backend,
 
 absl::Status Run() {
   const bool quick = absl::GetFlag(FLAGS_quick);
+  std::set<std::string> sections;
+  const std::string section_list = absl::GetFlag(FLAGS_sections);
+  for (absl::string_view s : absl::StrSplit(section_list, ',', absl::SkipEmpty())) {
+    if (s != "ladder" && s != "smallm" && s != "contention" && s != "models" && s != "training") {
+      return absl::InvalidArgumentError(absl::StrCat("--sections: unknown section '", s,
+                                                     "' (expected ladder, smallm, contention, "
+                                                     "models, training)"));
+    }
+    sections.insert(std::string(s));
+  }
+  auto wants = [&](const char* section) { return sections.count(section) > 0; };
   tensor::FlatJson json;
   prof::LoadMonitor load;
   load.Start();
@@ -206,9 +306,11 @@ absl::Status Run() {
   json.Add("peak_gflops_2t", peak2);
 
   // --- The ladder -----------------------------------------------------------------------
-  std::printf("\n== GEMM ladder, GFLOP/s (speedup over naive); C(M,N) = A(M,K) B(K,N)\n");
-  std::printf("%-22s %8s %8s %8s %8s %9s %9s %9s %8s\n", "shape", "naive", "ikj", "blocked",
-              "packed", "2 threads", "xnnpack", "xnn 2t", "own/xnn");
+  if (wants("ladder")) {
+    std::printf("\n== GEMM ladder, GFLOP/s (speedup over naive); C(M,N) = A(M,K) B(K,N)\n");
+    std::printf("%-22s %8s %8s %8s %8s %9s %9s %9s %8s\n", "shape", "naive", "ikj", "blocked",
+                "packed", "2 threads", "xnnpack", "xnn 2t", "own/xnn");
+  }
   std::vector<Problem> problems;
   for (int64_t s : {64, 128, 256, 512, 1024}) problems.emplace_back(absl::StrCat(s, "^3"), s, s, s);
   problems.emplace_back("mlp 64x784x256", 64, 256, 784);
@@ -217,6 +319,7 @@ absl::Status Run() {
   problems.emplace_back("conv2 32x196x144", 32, 196, 144);
   problems.emplace_back("gpt qkv 256x384x128", 256, 384, 128);
   problems.emplace_back("gpt mlp 256x512x128", 256, 512, 128);
+  if (!wants("ladder")) problems.clear();
   for (Problem& p : problems) {
     const bool square = p.m == p.n && p.n == p.k;
     const bool naive = !quick || p.m <= 128;
@@ -242,8 +345,10 @@ absl::Status Run() {
     }
   }
 
+  if (wants("smallm")) TT_RETURN_IF_ERROR(MeasureSmallM(quick, json));
+
   // --- Contention -------------------------------------------------------------------------
-  if (absl::GetFlag(FLAGS_contention)) {
+  if (absl::GetFlag(FLAGS_contention) && wants("contention")) {
     std::printf("\n== 1024^3 GEMM with a competing process burning one core\n");
     Problem p("1024", quick ? 256 : 1024, quick ? 256 : 1024, quick ? 256 : 1024);
     auto fc = XnnpackFullyConnected::Create(p.b.data(), nullptr, p.k, p.n);
@@ -272,8 +377,8 @@ absl::Status Run() {
   }
 
   // --- Models -----------------------------------------------------------------------------
-  std::printf("\n== model forward passes (median), reference vs simd (1 thread) vs auto\n");
-  {
+  if (wants("models")) {
+    std::printf("\n== model forward passes (median), reference vs simd (1 thread) vs auto\n");
     tensor::NoGradGuard no_grad;  // inference: lets Linear + activation fuse
     auto mlp = tensor::MakeMlp(tensor::MlpConfig{}, 1);
     auto cnn = tensor::MakeCnn(tensor::CnnConfig{}, 1);
@@ -309,31 +414,67 @@ absl::Status Run() {
     }
   }  // inference
 
+  // --- Training steps, interleaved ----------------------------------------------------------
+  // One step (forward, cross-entropy, backward, Adam) at batch 64 on random data: the
+  // epoch's inner loop, timed side by side so that load on the machine hits every
+  // backend alike (the epochs below run one after the other).
+  if (wants("models")) {
+    std::printf(
+        "\n== one training step, batch 64 (median), reference vs simd (1 thread) vs auto\n");
+    std::printf("%-14s %14s %14s %14s %10s\n", "step", "reference", "simd 1t", "auto", "speedup");
+    for (bool is_cnn : {false, true}) {
+      auto model = is_cnn ? tensor::MakeCnn(tensor::CnnConfig{}, 1)
+                          : tensor::MakeMlp(tensor::MlpConfig{}, 1);
+      tensor::Adam adam(model->Parameters(), {.lr = 1e-3f});
+      tensor::Rng rng(4);
+      const Tensor x = is_cnn ? Tensor::Randn({64, 1, 28, 28}, rng) : Tensor::Randn({64, 784}, rng);
+      std::vector<int32_t> labels(64);
+      for (int32_t& l : labels) l = static_cast<int32_t>(rng.UniformInt(10));
+      const std::string name = is_cnn ? "cnn step" : "mlp step";
+      TT_ASSIGN_OR_RETURN(ModelTimes t, TimeForward(name, [&] {
+        adam.ZeroGrad();
+        tensor::CrossEntropy(model->Forward(x), labels).Backward();
+        adam.Step();
+      }, quick));
+      const double best = std::min(t.simd_ms, t.auto_ms);
+      std::printf("%-14s %11.2f ms %11.2f ms %11.2f ms %9.1fx\n", name.c_str(), t.reference_ms,
+                  t.simd_ms, t.auto_ms, t.reference_ms / best);
+      const std::string key = is_cnn ? "cnn_step_ms_batch64" : "mlp_step_ms_batch64";
+      json.Add(key, t.simd_ms);
+      json.Add(key + "_reference", t.reference_ms);
+      json.Add(key + "_2t", t.auto_ms);
+    }
+  }
+
   // --- Training ---------------------------------------------------------------------------
-  std::printf("\n== one training epoch on Fashion-MNIST (60,000 images, batch 64, Adam)\n");
-  tensor::LoadOptions train_limit, test_limit;
-  train_limit.limit = quick ? 640 : -1;
-  test_limit.limit = quick ? 500 : -1;
-  TT_ASSIGN_OR_RETURN(tensor::Dataset train, tensor::LoadFashionMnist(tensor::FashionMnistDir(),
-                                                                      tensor::Split::kTrain, train_limit));
-  TT_ASSIGN_OR_RETURN(tensor::Dataset test, tensor::LoadFashionMnist(tensor::FashionMnistDir(),
-                                                                     tensor::Split::kTest, test_limit));
-  std::printf("%-6s %-16s %10s %10s\n", "model", "backend", "s/epoch", "accuracy");
-  for (bool is_cnn : {false, true}) {
-    const char* model = is_cnn ? "cnn" : "mlp";
-    double reference_s = 0;
-    for (tensor::Backend* b : {*tensor::FindBackend("reference"),
-                               static_cast<tensor::Backend*>(&SimdSingleThreaded()),
-                               static_cast<tensor::Backend*>(&Auto())}) {
-      TT_ASSIGN_OR_RETURN(EpochResult r, TrainOneEpoch(is_cnn, b, train, test));
-      if (b->name() == "reference") reference_s = r.seconds;
-      std::printf("%-6s %-16s %10.2f %10.4f  (%.1fx the reference)\n", model, b->name().c_str(),
-                  r.seconds, r.accuracy, reference_s / r.seconds);
-      const std::string prefix = absl::StrCat(model, "_epoch_seconds");
-      if (b->name() == "simd") json.Add(prefix, r.seconds);
-      if (b->name() == "auto") json.Add(prefix + "_2t", r.seconds);
-      if (b->name() == "reference") json.Add(prefix + "_reference", r.seconds);
-      json.Add(absl::StrCat(model, "_accuracy_1epoch_", b->name()), r.accuracy);
+  if (wants("training")) {
+    std::printf("\n== one training epoch on Fashion-MNIST (60,000 images, batch 64, Adam)\n");
+    tensor::LoadOptions train_limit, test_limit;
+    train_limit.limit = quick ? 640 : -1;
+    test_limit.limit = quick ? 500 : -1;
+    TT_ASSIGN_OR_RETURN(tensor::Dataset train,
+                        tensor::LoadFashionMnist(tensor::FashionMnistDir(), tensor::Split::kTrain,
+                                                 train_limit));
+    TT_ASSIGN_OR_RETURN(tensor::Dataset test,
+                        tensor::LoadFashionMnist(tensor::FashionMnistDir(), tensor::Split::kTest,
+                                                 test_limit));
+    std::printf("%-6s %-16s %10s %10s\n", "model", "backend", "s/epoch", "accuracy");
+    for (bool is_cnn : {false, true}) {
+      const char* model = is_cnn ? "cnn" : "mlp";
+      double reference_s = 0;
+      for (tensor::Backend* b : {*tensor::FindBackend("reference"),
+                                 static_cast<tensor::Backend*>(&SimdSingleThreaded()),
+                                 static_cast<tensor::Backend*>(&Auto())}) {
+        TT_ASSIGN_OR_RETURN(EpochResult r, TrainOneEpoch(is_cnn, b, train, test));
+        if (b->name() == "reference") reference_s = r.seconds;
+        std::printf("%-6s %-16s %10.2f %10.4f  (%.1fx the reference)\n", model, b->name().c_str(),
+                    r.seconds, r.accuracy, reference_s / r.seconds);
+        const std::string prefix = absl::StrCat(model, "_epoch_seconds");
+        if (b->name() == "simd") json.Add(prefix, r.seconds);
+        if (b->name() == "auto") json.Add(prefix + "_2t", r.seconds);
+        if (b->name() == "reference") json.Add(prefix + "_reference", r.seconds);
+        json.Add(absl::StrCat(model, "_accuracy_1epoch_", b->name()), r.accuracy);
+      }
     }
   }
 

@@ -63,6 +63,10 @@ inline constexpr int64_t kMaxSharedB = 4 << 20;
 void GemmThreadedAlways(const GemmArgs& args, Isa isa, ThreadPool* pool,
                         const Blocking& blocking, int64_t max_shared_b = kMaxSharedB);
 
+// GemmSmallM with the columns split over `pool` in runs of 64 (nullptr or a 1-thread
+// pool: the calling thread does all). Bitwise equal to GemmSmallM for any pool.
+void GemmSmallMThreaded(const GemmArgs& args, Isa isa, ThreadPool* pool);
+
 }  // namespace tt::accel::internal
 
 #endif  // TT_ACCELERATION_INTERNAL_GEMM_PACKED_INTERNAL_H_
