@@ -147,6 +147,20 @@ void DescribeFromFloat(const PlanItem& item, QuantizedLayer* q) {
   }
 }
 
+// The requantizing epilogue of a layer with a uint8 output: its int32 bias, one
+// multiplier per output channel, and a clamp at the output zero point when a ReLU is
+// fused (real 0 = zero point), else at 0.
+Int8Epilogue EpilogueOf(const QuantizedLayer& q) {
+  Int8Epilogue ep;
+  ep.bias = q.bias_q.data();
+  ep.multipliers = q.multipliers.data();
+  ep.per_channel = true;
+  ep.output_zero_point = q.output.zero_point;
+  ep.output_min = q.relu ? q.output.zero_point : 0;
+  ep.output_max = 255;
+  return ep;
+}
+
 int64_t ArgMax(const float* row, int64_t n) {
   return std::max_element(row, row + n) - row;
 }
@@ -376,13 +390,7 @@ Tensor QuantizedClassifier::Forward(const Tensor& x) {
         // "flops" of integer ops: 2 per multiply-add, as for float.
         tensor::OpScope op("int8.conv_gemm", {}, 2 * s.pixels() * s.patch() * q.out_features,
                            s.pixels() * (s.patch() + q.out_features));
-        Int8Epilogue ep;
-        ep.bias = q.bias_q.data();
-        ep.multipliers = q.multipliers.data();
-        ep.per_channel = true;
-        ep.output_zero_point = q.output.zero_point;
-        ep.output_min = q.relu ? q.output.zero_point : 0;
-        ep.output_max = 255;
+        const Int8Epilogue ep = EpilogueOf(q);
         Int8Gemm(*q.packed, s.pixels(), cols_.data(), s.patch(), q.input.zero_point, ep, next,
                  q.out_features);
         h = s.out_height();
@@ -406,13 +414,7 @@ Tensor QuantizedClassifier::Forward(const Tensor& x) {
           }
           return logits;
         }
-        Int8Epilogue ep;
-        ep.bias = q.bias_q.data();
-        ep.multipliers = q.multipliers.data();
-        ep.per_channel = true;
-        ep.output_zero_point = q.output.zero_point;
-        ep.output_min = q.relu ? q.output.zero_point : 0;
-        ep.output_max = 255;
+        const Int8Epilogue ep = EpilogueOf(q);
         Int8Gemm(*q.packed, batch, cur, q.in_features, q.input.zero_point, ep, next,
                  q.out_features);
         h = w = 1;
