@@ -32,6 +32,7 @@
 #include "google/protobuf/text_format.h"
 #include "profiling/statistics.h"
 #include "tensor/check.h"
+#include "tensor/file_io.h"
 
 namespace tt::bench {
 namespace {
@@ -287,59 +288,6 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
 };
 
 // --- Files ---------------------------------------------------------------------------------
-
-absl::Status WriteAll(int fd, const std::string& bytes) {
-  size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::ErrnoToStatus(errno, "write failed");
-    }
-    written += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status WriteFileAtomically(const std::string& path, const std::string& bytes) {
-  // Unique per process, so two writers of the same path do not share a temporary file.
-  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot create '", tmp, "'"));
-  absl::Status status = WriteAll(fd, bytes);
-  // fsync before rename: otherwise a crash could leave `path` naming an empty file.
-  if (status.ok() && ::fsync(fd) != 0) status = absl::ErrnoToStatus(errno, "fsync failed");
-  if (::close(fd) != 0 && status.ok()) status = absl::ErrnoToStatus(errno, "close failed");
-  if (status.ok() && std::rename(tmp.c_str(), path.c_str()) != 0) {
-    status = absl::ErrnoToStatus(errno, absl::StrCat("cannot rename '", tmp, "' to it"));
-  }
-  if (!status.ok()) ::unlink(tmp.c_str());
-  return status;
-}
-
-absl::StatusOr<std::string> ReadFileBytes(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, "cannot open");
-  std::string bytes;
-  char buffer[1 << 16];
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return absl::ErrnoToStatus(err, "read failed");
-    }
-    if (n == 0) break;
-    bytes.append(buffer, static_cast<size_t>(n));
-    if (bytes.size() > (size_t{64} << 20)) {
-      ::close(fd);
-      return absl::InvalidArgumentError("larger than 64 MiB: not a result file");
-    }
-  }
-  ::close(fd);
-  return bytes;
-}
 
 std::string Yes(bool b) { return b ? "Yes" : "NO"; }
 
@@ -860,7 +808,7 @@ absl::Status WriteResult(const std::string& path, const proto::Result& result,
   TT_RETURN_IF_ERROR(Prefixed(absl::StrCat("cannot write ", what), VerifyResult(result)));
   const std::string bytes =
       encoding == ResultEncoding::kText ? ResultToText(result) : SerializeDeterministic(result);
-  return Prefixed(what, WriteFileAtomically(path, bytes));
+  return Prefixed(what, tensor::WriteFileAtomically(path, bytes));
 }
 
 std::string ResultFileStem(const proto::ResultPayload& payload) {
@@ -880,7 +828,8 @@ absl::Status WriteResultFiles(const std::string& stem, const proto::Result& resu
 
 absl::StatusOr<proto::Result> ReadResult(const std::string& path) {
   const std::string what = absl::StrCat("result file '", path, "'");
-  absl::StatusOr<std::string> bytes = ReadFileBytes(path);
+  // A result file is a few kilobytes: anything over 64 MiB is something else.
+  absl::StatusOr<std::string> bytes = tensor::ReadFileBytes(path, size_t{64} << 20);
   if (!bytes.ok()) return Prefixed(what, bytes.status());
   if (bytes->empty()) return absl::DataLossError(absl::StrCat(what, ": is empty (0 bytes)"));
   bool binary;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "tensor/file_io.h"
 
 namespace tt::tensor {
 
@@ -65,22 +66,10 @@ std::string FlatJson::ToString() const {
 }
 
 absl::Status FlatJson::WriteFile(const std::string& path) const {
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot write JSON file '", path, "'"));
-  }
-  const std::string text = ToString();
-  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  if (std::fclose(f) != 0 || !ok) {
-    std::remove(tmp.c_str());
-    return absl::InternalError(absl::StrCat("error writing JSON file '", path, "'"));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return absl::InternalError(absl::StrCat("cannot rename '", tmp, "' to '", path, "'"));
-  }
-  return absl::OkStatus();
+  absl::Status status = WriteFileAtomically(path, ToString());
+  if (status.ok()) return status;
+  return absl::Status(status.code(),
+                      absl::StrCat("cannot write JSON file '", path, "': ", status.message()));
 }
 
 }  // namespace tt::tensor

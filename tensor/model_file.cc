@@ -24,6 +24,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/text_format.h"
 #include "tensor/check.h"
+#include "tensor/file_io.h"
 
 namespace tt::tensor {
 namespace {
@@ -326,62 +327,6 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
 
 // --- File I/O ----------------------------------------------------------------------------
 
-absl::Status WriteAll(int fd, const std::string& bytes) {
-  size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::ErrnoToStatus(errno, "write failed");
-    }
-    written += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status WriteFileAtomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot create '", tmp, "'"));
-  absl::Status status = WriteAll(fd, bytes);
-  // fsync before rename: otherwise a crash could leave `path` naming an empty file.
-  if (status.ok() && ::fsync(fd) != 0) status = absl::ErrnoToStatus(errno, "fsync failed");
-  if (::close(fd) != 0 && status.ok()) status = absl::ErrnoToStatus(errno, "close failed");
-  if (status.ok() && std::rename(tmp.c_str(), path.c_str()) != 0) {
-    status = absl::ErrnoToStatus(errno, absl::StrCat("cannot rename '", tmp, "' to it"));
-  }
-  if (!status.ok()) ::unlink(tmp.c_str());
-  return status;
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, "cannot open");
-  std::string bytes;
-  struct stat st;
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-    bytes.reserve(static_cast<size_t>(st.st_size));
-  }
-  char buffer[1 << 16];
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int error = errno;
-      ::close(fd);
-      return absl::ErrnoToStatus(error, "cannot read");
-    }
-    bytes.append(buffer, static_cast<size_t>(n));
-    if (bytes.size() > static_cast<size_t>(INT_MAX)) {
-      ::close(fd);
-      return absl::OutOfRangeError("file is larger than the 2 GiB protobuf limit");
-    }
-  }
-  ::close(fd);
-  return bytes;
-}
-
 }  // namespace
 
 // --- Tensors ---------------------------------------------------------------------------
@@ -553,7 +498,8 @@ absl::Status SaveModel(const std::string& path, const proto::ModelFile& model) {
 }
 
 absl::StatusOr<proto::ModelFile> LoadModel(const std::string& path) {
-  absl::StatusOr<std::string> bytes = ReadFile(path);
+  // A protobuf message cannot exceed 2 GiB.
+  absl::StatusOr<std::string> bytes = ReadFileBytes(path, static_cast<size_t>(INT_MAX));
   if (!bytes.ok()) return Prefixed(FileWhat(path), bytes.status());
   if (bytes->empty()) {
     return absl::DataLossError(absl::StrCat(FileWhat(path), " is empty (0 bytes)"));
