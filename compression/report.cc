@@ -57,6 +57,7 @@
 #include "tensor/backend.h"
 #include "tensor/check.h"
 #include "tensor/data_loader.h"
+#include "tensor/file_io.h"
 #include "tensor/flat_json.h"
 #include "tensor/idx_reader.h"
 #include "tensor/model_io.h"
@@ -91,21 +92,6 @@ constexpr double kSparsities[] = {0.5, 0.7, 0.8, 0.9, 0.95};
 constexpr const char* kSectionNames[] = {"pruning", "structured", "sparse", "distill", "int8"};
 
 int Pct(double fraction) { return static_cast<int>(std::lround(100 * fraction)); }
-
-prof::MeasureOptions Budget(bool quick, double seconds) {
-  prof::MeasureOptions o;
-  o.warmup = quick ? 0 : 3;
-  o.min_runs = quick ? 1 : 10;
-  o.max_runs = quick ? 3 : 100000;
-  o.min_time_s = quick ? 0.0 : seconds;
-  o.max_time_s = quick ? 1.0 : 20.0 * seconds;
-  return o;
-}
-
-int64_t FileSize(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
-}
 
 struct Data {
   tensor::Dataset train, test;
@@ -359,7 +345,7 @@ absl::StatusOr<std::pair<double, double>> CompareLatency(const char* a_name, ten
                                                 {absl::StrCat(b_name, " auto"), run(b, autob)}};
   const int64_t batch = x.shape()[0];
   TT_ASSIGN_OR_RETURN(std::vector<prof::Measurement> ms,
-                      prof::MeasureInterleaved(fns, Budget(quick, batch == 1 ? 0.3 : 0.6)));
+                      prof::MeasureInterleaved(fns, prof::MeasureOptions::ForReport(quick, batch == 1 ? 0.3 : 0.6)));
   double us[4];
   for (int i = 0; i < 4; ++i) us[i] = ms[i].summary.median / 1e3;
   const double best_a = std::min(us[0], us[1]), best_b = std::min(us[2], us[3]);
@@ -609,8 +595,8 @@ absl::Status ReportPrunedInt8(Subject& mlp, Sequential& pruned90, const Data& da
   TT_ASSIGN_OR_RETURN(quant::LoadedQuantizedClassifier loaded, LoadPrunedInt8Classifier(path));
   const double int8_acc = quant::QuantizedAccuracy(*dense_q, test);
   const double acc = quant::QuantizedAccuracy(*loaded.model, test);
-  const int64_t f32 = FileSize(f32_path), int8 = FileSize(int8_path), bytes = FileSize(path),
-                pruned_f32 = FileSize(pruned_f32_path);
+  const int64_t f32 = tensor::FileSize(f32_path), int8 = tensor::FileSize(int8_path), bytes = tensor::FileSize(path),
+                pruned_f32 = tensor::FileSize(pruned_f32_path);
   std::printf("\n== pruned (90%%, fine-tuned) + int8 MLP: CSR int8 weights in the model file\n");
   std::printf("  %-32s %10s %9s %10s\n", "file", "bytes", "ratio", "accuracy");
   std::printf("  %-32s %10lld %8.2fx %9.2f%%\n", "f32 dense", static_cast<long long>(f32), 1.0,

@@ -105,6 +105,16 @@ double RelativeCiWidth(const std::vector<double>& samples, double level) {
 
 }  // namespace
 
+MeasureOptions MeasureOptions::ForReport(bool quick, double seconds) {
+  MeasureOptions o;
+  o.warmup = quick ? 0 : 3;
+  o.min_runs = quick ? 1 : 10;
+  o.max_runs = quick ? 3 : 100000;
+  o.min_time_s = quick ? 0.0 : seconds;
+  o.max_time_s = quick ? 1.0 : 20.0 * seconds;
+  return o;
+}
+
 absl::Status MeasureOptions::Validate() const {
   auto bad = [](const char* field, auto value, const char* requirement) {
     return absl::InvalidArgumentError(

@@ -74,6 +74,11 @@ struct MeasureOptions {
   // < 1, min_runs > max_runs, a time budget negative or not finite, target_rel_ci
   // negative or not finite, ci_level outside (0, 1).
   absl::Status Validate() const;
+
+  // The budget the module reports use for one interleaved comparison: at least
+  // `seconds` and 10 rounds after 3 warm-up rounds (at most 20x the time), or, with
+  // `quick` (the reports' plumbing tests), 1 to 3 rounds within a second and no warm-up.
+  static MeasureOptions ForReport(bool quick, double seconds);
 };
 
 // How busy the machine was during a measurement.

@@ -39,6 +39,7 @@
 #include "tensor/char_dataset.h"
 #include "tensor/check.h"
 #include "tensor/data_loader.h"
+#include "tensor/file_io.h"
 #include "tensor/flat_json.h"
 #include "tensor/idx_reader.h"
 #include "tensor/model_io.h"
@@ -62,21 +63,6 @@ namespace {
 using prof::Measurement;
 using prof::MeasureOptions;
 using tensor::Tensor;
-
-MeasureOptions Budget(bool quick, double seconds) {
-  MeasureOptions o;
-  o.warmup = quick ? 0 : 3;
-  o.min_runs = quick ? 1 : 10;
-  o.max_runs = quick ? 3 : 100000;
-  o.min_time_s = quick ? 0.0 : seconds;
-  o.max_time_s = quick ? 1.0 : 20.0 * seconds;
-  return o;
-}
-
-int64_t FileSize(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
-}
 
 struct Data {
   tensor::Dataset train, test;
@@ -171,7 +157,7 @@ absl::Status ReportClassifier(bool cnn, const Data& data, const std::string& out
   qmeta.set_accuracy(int8_acc);
   TT_RETURN_IF_ERROR(SaveQuantizedClassifier(int8_path, *q, qmeta));
   TT_ASSIGN_OR_RETURN(LoadedQuantizedClassifier reloaded, LoadQuantizedClassifier(int8_path));
-  const int64_t fsize = FileSize(float_path), qsize = FileSize(int8_path);
+  const int64_t fsize = tensor::FileSize(float_path), qsize = tensor::FileSize(int8_path);
   std::printf("  files: float %lld bytes, int8 %lld bytes: %.2fx smaller  (%s)\n",
               static_cast<long long>(fsize), static_cast<long long>(qsize),
               static_cast<double>(fsize) / qsize, int8_path.c_str());
@@ -197,7 +183,7 @@ absl::Status ReportClassifier(bool cnn, const Data& data, const std::string& out
         {"int8", [&] { prof::KeepAlive(reloaded.model->Forward(x).data()); }},
     };
     TT_ASSIGN_OR_RETURN(std::vector<Measurement> ms,
-                        prof::MeasureInterleaved(fns, Budget(quick, batch == 1 ? 0.3 : 0.6)));
+                        prof::MeasureInterleaved(fns, prof::MeasureOptions::ForReport(quick, batch == 1 ? 0.3 : 0.6)));
     const double fs = ms[0].summary.median / 1e3, fa = ms[1].summary.median / 1e3,
                  qi = ms[2].summary.median / 1e3;
     const double speedup = std::min(fs, fa) / qi;  // against the faster float backend
@@ -270,7 +256,7 @@ absl::Status ReportGpt(const std::string& out_dir, bool quick, tensor::FlatJson&
   TT_ASSIGN_OR_RETURN(tensor::LoadedGpt base, tensor::LoadGpt(float_path));
   TT_ASSIGN_OR_RETURN(const double float_loss,
                       GptValidationLoss(*base.model, split.validation.ids(), windows, vo));
-  const int64_t float_file = FileSize(float_path);
+  const int64_t float_file = tensor::FileSize(float_path);
   std::printf("  validation: %lld windows of %lld chars from the last 10%% of the text\n",
               static_cast<long long>(windows), static_cast<long long>(vo.window));
   std::printf("  %-18s %14s %9s %12s %11s %10s\n", "weights", "Linear bytes", "ratio",
@@ -302,10 +288,10 @@ absl::Status ReportGpt(const std::string& out_dir, bool quick, tensor::FlatJson&
     const double ratio = static_cast<double>(r.float_weight_bytes) / r.quantized_weight_bytes;
     std::printf("  %-18s %14lld %8.2fx %12lld %11.4f %+9.2f%%\n", v.label,
                 static_cast<long long>(r.quantized_weight_bytes), ratio,
-                static_cast<long long>(FileSize(path)), loss, 100 * (loss / float_loss - 1));
+                static_cast<long long>(tensor::FileSize(path)), loss, 100 * (loss / float_loss - 1));
     json.Add(absl::StrCat("gpt_", v.key, "_val_loss"), loss);
     json.Add(absl::StrCat("gpt_", v.key, "_loss_change_pct"), 100 * (loss / float_loss - 1));
-    json.Add(absl::StrCat("gpt_", v.key, "_file_bytes"), FileSize(path));
+    json.Add(absl::StrCat("gpt_", v.key, "_file_bytes"), tensor::FileSize(path));
     json.Add(absl::StrCat(v.key, "_weight_size_ratio"), ratio);
     if (std::string(v.key) == "int4") json.Add("int4_size_ratio", ratio);  // the headline
   }

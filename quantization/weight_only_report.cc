@@ -29,6 +29,7 @@
 #include "tensor/backend.h"
 #include "tensor/char_dataset.h"
 #include "tensor/check.h"
+#include "tensor/file_io.h"
 #include "tensor/idx_reader.h"
 #include "tensor/model_io.h"
 
@@ -192,10 +193,6 @@ void DecodeTable(bool* busy) {
   }
 }
 
-int64_t FileSize(const std::string& path) {
-  return static_cast<int64_t>(std::filesystem::file_size(path));
-}
-
 // Quantizes copies of `model_path`'s GPT, prints bytes, and (with `val`) losses.
 void SizesAndLosses(const std::string& model_path, const std::vector<int32_t>* val,
                     int64_t window = 0) {
@@ -207,7 +204,7 @@ void SizesAndLosses(const std::string& model_path, const std::vector<int32_t>* v
   std::printf("|---|---|---|---|---|%s\n", val != nullptr ? "---|---|" : "");
   auto loaded = tensor::LoadGpt(model_path);
   TT_CHECK(loaded.ok(), loaded.status().ToString());
-  const int64_t f32_file = FileSize(model_path);
+  const int64_t f32_file = tensor::FileSize(model_path);
   double f32_loss = 0;
   if (val != nullptr) {
     f32_loss = *GptValidationLoss(*loaded->model, *val, absl::GetFlag(FLAGS_val_windows), validation);
@@ -236,7 +233,7 @@ void SizesAndLosses(const std::string& model_path, const std::vector<int32_t>* v
              : absl::StrCat("int4 blocks of ", options.block_size),
         static_cast<long long>(r.quantized_weight_bytes),
         static_cast<double>(r.float_weight_bytes) / r.quantized_weight_bytes,
-        static_cast<long long>(FileSize(path)), static_cast<double>(f32_file) / FileSize(path));
+        static_cast<long long>(tensor::FileSize(path)), static_cast<double>(f32_file) / tensor::FileSize(path));
     if (val != nullptr) {
       const double loss = *GptValidationLoss(*back->model, *val, absl::GetFlag(FLAGS_val_windows),
                                             validation);

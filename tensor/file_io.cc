@@ -42,6 +42,11 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view bytes
   return status;
 }
 
+int64_t FileSize(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
+}
+
 absl::StatusOr<std::string> ReadFileBytes(const std::string& path, size_t max_bytes) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return absl::ErrnoToStatus(errno, "cannot open");

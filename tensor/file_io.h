@@ -13,6 +13,7 @@
 #define TT_TENSOR_FILE_IO_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,10 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view bytes
 // OutOfRange "file is larger than <max_bytes> bytes" when it is (checked while reading,
 // so a huge file is not read whole). Like the writer, callers prefix the path.
 absl::StatusOr<std::string> ReadFileBytes(const std::string& path, size_t max_bytes);
+
+// Size of the file at `path` in bytes, or -1 when it cannot be stat'ed (for reports that
+// print file sizes next to each other).
+int64_t FileSize(const std::string& path);
 
 }  // namespace tt::tensor
 

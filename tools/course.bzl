@@ -16,6 +16,23 @@ COPTS = [
 ]
 
 # Real data from Debian packages (see WORKSPACE).
+# The flags of code compiled for one instruction set: only the per-ISA kernel libraries
+# use them, and their code runs only behind a run-time check (acceleration's
+# IsaSupported / ActiveIsa). AVX2_COPTS is the kAvx2Fma level, AVX512_COPTS the kAvx512
+# level (F, BW, VL, DQ, with FMA). GCC 12's avx512fintrin.h implements
+# _mm512_undefined_ps() as `__m512 __Y = __Y;`, which -W(maybe-)uninitialized flags
+# wherever max/min/shuffles get inlined, hence the two -Wno flags.
+AVX2_COPTS = ["-mavx2", "-mfma"]
+AVX512_COPTS = [
+    "-Wno-maybe-uninitialized",
+    "-Wno-uninitialized",
+    "-mavx512f",
+    "-mavx512bw",
+    "-mavx512vl",
+    "-mavx512dq",
+    "-mfma",
+]
+
 FASHION_MNIST = "@fashion_mnist//:fashion_mnist"
 FORTUNES = "@fortunes//:text"
 
