@@ -242,6 +242,10 @@ absl::Status CheckLatency(const proto::LatencyStatistics& l) {
   }
   TT_RETURN_IF_ERROR(CheckInterval(f + ".p50_ci", l.p50_ci(), l.min_ns(), l.max_ns()));
   TT_RETURN_IF_ERROR(CheckInterval(f + ".p90_ci", l.p90_ci(), l.min_ns(), l.max_ns()));
+  if (l.has_p50_block_ci()) {
+    TT_RETURN_IF_ERROR(
+        CheckInterval(f + ".p50_block_ci", l.p50_block_ci(), l.min_ns(), l.max_ns()));
+  }
   return absl::OkStatus();
 }
 
@@ -395,7 +399,8 @@ void SetPerformance(const PerformanceResult& run, proto::ResultPayload* payload)
   l->set_p99_ns(r.p99_ns);
   l->set_p999_ns(r.p999_ns);
   for (auto [ci, out] :
-       {std::pair{&r.p50_ci, l->mutable_p50_ci()}, std::pair{&r.p90_ci, l->mutable_p90_ci()}}) {
+       {std::pair{&r.p50_ci, l->mutable_p50_ci()}, std::pair{&r.p90_ci, l->mutable_p90_ci()},
+        std::pair{&r.p50_block_ci, l->mutable_p50_block_ci()}}) {
     out->set_lo(ci->lo);
     out->set_hi(ci->hi);
     out->set_level(ci->level);
@@ -947,7 +952,8 @@ std::string ResultSummary(const proto::Result& result) {
   for (const auto& [name, value] : pct) {
     line(absl::StrCat(name, " percentile latency"), FormatDuration(value));
   }
-  for (const auto& [name, ci] : {std::pair{"p50", &l.p50_ci()}, std::pair{"p90", &l.p90_ci()}}) {
+  for (const auto& [name, ci] : {std::pair{"p50", &l.p50_ci()}, std::pair{"p90", &l.p90_ci()},
+                                 std::pair{"p50 (blocks)", &l.p50_block_ci()}}) {
     line(absl::StrCat(name, " confidence interval"),
          absl::StrFormat("[%s, %s] at %.1f%%", FormatDuration(ci->lo()), FormatDuration(ci->hi()),
                          100 * ci->level()));

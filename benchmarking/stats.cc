@@ -117,6 +117,10 @@ absl::StatusOr<LatencyStats> ComputeLatencyStats(std::vector<double> latencies_n
                                                      " (must be finite and >= 0)"));
     }
   }
+  constexpr int64_t kBlocks = 10;
+  ConfidenceInterval block_ci;
+  const bool blocked = latencies_ns.size() >= 10 * kBlocks;
+  if (blocked) block_ci = BlockMedianInterval(latencies_ns, kBlocks, ci_level);
   std::sort(latencies_ns.begin(), latencies_ns.end());
   const std::vector<double>& x = latencies_ns;
   LatencyStats s;
@@ -140,7 +144,29 @@ absl::StatusOr<LatencyStats> ComputeLatencyStats(std::vector<double> latencies_n
   s.p999_ns = NearestRankPercentile(x, 99.9);
   s.p50_ci = QuantileConfidenceInterval(x, 0.5, ci_level);
   s.p90_ci = QuantileConfidenceInterval(x, 0.9, ci_level);
+  s.p50_block_ci = s.p50_ci;
+  if (blocked) {
+    s.p50_block_ci.lo = std::min(block_ci.lo, s.p50_ci.lo);
+    s.p50_block_ci.hi = std::max(block_ci.hi, s.p50_ci.hi);
+    s.p50_block_ci.level = std::min(block_ci.level, s.p50_ci.level);
+  }
   return s;
+}
+
+ConfidenceInterval BlockMedianInterval(const std::vector<double>& in_order, int64_t blocks,
+                                       double level) {
+  TT_CHECK(blocks >= 2 && static_cast<int64_t>(in_order.size()) >= blocks,
+           "BlockMedianInterval: need blocks >= 2 and at least one value per block, got ",
+           blocks, " blocks for ", in_order.size(), " values");
+  const int64_t size = static_cast<int64_t>(in_order.size()) / blocks;
+  std::vector<double> medians;
+  for (int64_t b = 0; b < blocks; ++b) {
+    std::vector<double> block(in_order.begin() + b * size, in_order.begin() + (b + 1) * size);
+    std::sort(block.begin(), block.end());
+    medians.push_back(NearestRankPercentile(block, 50));
+  }
+  std::sort(medians.begin(), medians.end());
+  return QuantileConfidenceInterval(medians, 0.5, level);
 }
 
 EarlyStopping EarlyStoppingEstimate(const std::vector<double>& sorted, double percentile,

@@ -306,3 +306,40 @@ TEST(EarlyStoppingDeathTest, BadArguments) {
 
 }  // namespace
 }  // namespace tt::bench
+
+namespace tt::bench {
+namespace {
+
+TEST(BlockMedianIntervalTest, SortedRampGivesSecondAndNinthBlockMedian) {
+  // 1..1000 in issue order: block b holds 100b+1..100b+100, median (rank 50) 100b+50.
+  std::vector<double> x;
+  for (int i = 1; i <= 1000; ++i) x.push_back(i);
+  const ConfidenceInterval ci = BlockMedianInterval(x, 10, 0.95);
+  EXPECT_EQ(ci.lo, 150);
+  EXPECT_EQ(ci.hi, 850);
+  // 1 - 2 * P(Binomial(10, 1/2) <= 1) = 1 - 2 * 11/1024.
+  EXPECT_NEAR(ci.level, 1.0 - 22.0 / 1024.0, 1e-12);
+}
+
+TEST(BlockMedianIntervalTest, DriftWidensTheLatencyStatsInterval) {
+  // A slow drift: the iid interval of 2,000 queries is narrow, the block one is not.
+  std::vector<double> x;
+  for (int i = 0; i < 2000; ++i) x.push_back(100.0 + (i % 7) + i / 100);
+  absl::StatusOr<LatencyStats> s = ComputeLatencyStats(x);
+  ASSERT_TRUE(s.ok());
+  EXPECT_LE(s->p50_block_ci.lo, s->p50_ci.lo);
+  EXPECT_GE(s->p50_block_ci.hi, s->p50_ci.hi);
+  EXPECT_GT(s->p50_block_ci.hi - s->p50_block_ci.lo, 3 * (s->p50_ci.hi - s->p50_ci.lo));
+  // Fewer than 100 latencies: the same as p50_ci.
+  absl::StatusOr<LatencyStats> few = ComputeLatencyStats({1, 2, 3, 4, 5});
+  ASSERT_TRUE(few.ok());
+  EXPECT_EQ(few->p50_block_ci.lo, few->p50_ci.lo);
+  EXPECT_EQ(few->p50_block_ci.hi, few->p50_ci.hi);
+}
+
+TEST(BlockMedianIntervalDeathTest, NeedsAValuePerBlock) {
+  EXPECT_DEATH(BlockMedianInterval({1, 2, 3}, 10, 0.95), "at least one value per block");
+}
+
+}  // namespace
+}  // namespace tt::bench

@@ -60,8 +60,9 @@ std::string ShortName(const std::string& event) {
 }
 
 // Reruns `event` repeat - 1 more times (into out_dir/repeatK; the leaderboard, which reads
-// out_dir recursively, counts each submission's newest result) and prints, per recipe, each run's median latency with its
-// 95% CI; a pair of runs AGREES when each median lies inside the other's interval.
+// out_dir recursively, counts each submission's newest result) and prints, per recipe,
+// each run's median latency with its block-median interval (stats.h: allows for drift
+// within a run); a pair of runs AGREES when each median lies inside the other's interval.
 absl::Status Repeat(const EventSpec& event, const std::vector<std::string>& recipes,
                     const RunOptions& options, EventContext& context,
                     const std::vector<RecipeOutcome>& first, tensor::FlatJson* json) {
@@ -73,20 +74,22 @@ absl::Status Repeat(const EventSpec& event, const std::vector<std::string>& reci
     runs.push_back(std::move(run));
   }
   int pairs = 0, agree = 0;
-  std::printf("  repeatability (median per query, [95%% CI]):\n");
+  std::printf("  repeatability (median per query, [block-median CI]):\n");
   for (size_t r = 0; r < first.size(); ++r) {
     std::printf("  %-12s", first[r].result.payload().recipe().name().c_str());
     for (const auto& run : runs) {
       const auto& lat = run[r].result.payload().performance().latency();
-      std::printf("  %.4g us [%.4g, %.4g]", lat.p50_ns() / 1e3, lat.p50_ci().lo() / 1e3,
-                  lat.p50_ci().hi() / 1e3);
+      std::printf("  %.4g us [%.4g, %.4g]", lat.p50_ns() / 1e3, lat.p50_block_ci().lo() / 1e3,
+                  lat.p50_block_ci().hi() / 1e3);
     }
     for (size_t a = 0; a < runs.size(); ++a) {
       for (size_t b = a + 1; b < runs.size(); ++b) {
         const auto& x = runs[a][r].result.payload().performance().latency();
         const auto& y = runs[b][r].result.payload().performance().latency();
-        const bool ok = x.p50_ns() >= y.p50_ci().lo() && x.p50_ns() <= y.p50_ci().hi() &&
-                        y.p50_ns() >= x.p50_ci().lo() && y.p50_ns() <= x.p50_ci().hi();
+        const auto& xc = x.p50_block_ci();
+        const auto& yc = y.p50_block_ci();
+        const bool ok = x.p50_ns() >= yc.lo() && x.p50_ns() <= yc.hi() &&
+                        y.p50_ns() >= xc.lo() && y.p50_ns() <= xc.hi();
         ++pairs;
         agree += ok;
         std::printf("  %s", ok ? "agree" : "DIFFER");
